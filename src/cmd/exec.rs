@@ -1,0 +1,108 @@
+//! `childproc exec` (through a shell) and `childproc execfile` (no shell): run to completion,
+//! capture stdout and stderr separately under `--max-buffer`, then print them byte for byte or
+//! as one `--json` result object.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
+
+use anyhow::Context;
+use base64::Engine;
+
+use super::{UsageError, base_spec, limits, report, split_command};
+use crate::cli::{CaptureOpts, Encoding, ExecArgs, ExecfileArgs};
+use crate::exit::Exit;
+use crate::output::{Capture, is_broken_pipe};
+use crate::process::{self, Input, Output, Stream, supervise};
+
+pub fn run_exec(a: ExecArgs) -> anyhow::Result<Exit> {
+    let mut operands = a.command_line;
+    if operands.len() != 1 {
+        return Err(UsageError(format!(
+            "exec takes exactly one COMMAND_LINE but got {}; quote the whole line \
+             (childproc exec 'ls -l \"my dir\" | wc -l') or use execfile to pass arguments",
+            operands.len()
+        ))
+        .into());
+    }
+    let line = operands.remove(0);
+    let shell = a.shell.into_os_string();
+    let display = line.to_string_lossy().into_owned();
+    capture(a.capture, shell, vec!["-c".into(), line], display)
+}
+
+pub fn run_execfile(a: ExecfileArgs) -> anyhow::Result<Exit> {
+    let (program, args) = split_command(a.command)?;
+    let display = std::iter::once(&program)
+        .chain(&args)
+        .map(|s| s.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ");
+    capture(a.capture, program, args, display)
+}
+
+fn capture(
+    o: CaptureOpts,
+    program: OsString,
+    args: Vec<OsString>,
+    command: String,
+) -> anyhow::Result<Exit> {
+    let limits = limits(&o.run);
+    let argv: Vec<String> = std::iter::once(&program)
+        .chain(&args)
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect();
+    let mut spec = base_spec(program.clone(), args, &o.run);
+    spec.stdin = match (o.input, &o.input_file) {
+        (Some(s), _) => Input::Bytes(s.into_vec()),
+        (None, Some(p)) => Input::File(
+            std::fs::File::open(p).with_context(|| format!("--input-file {}", p.display()))?,
+        ),
+        (None, None) => Input::Inherit,
+    };
+    spec.stdout = Output::Pipe;
+    spec.stderr = Output::Pipe;
+
+    let child = process::spawn(spec)?;
+    let mut cap = Capture::new(o.max_buffer);
+    let outcome = supervise(child, &limits, &mut cap);
+    let [out, err] = cap.bufs;
+
+    let written = if o.json {
+        let text = |b: &[u8]| match o.encoding {
+            Encoding::Utf8 => String::from_utf8_lossy(b).into_owned(),
+            Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(b),
+        };
+        let (code, signal) = outcome.code_and_signal();
+        let result = serde_json::json!({
+            "command": command,
+            "argv": argv,
+            "pid": outcome.pid,
+            "code": code,
+            "signal": signal,
+            "timedOut": outcome.timed_out,
+            "maxBufferExceeded": outcome.limit_hit.map(Stream::name),
+            "durationMs": super::spawn::duration_ms(outcome.duration),
+            "stdout": text(&out),
+            "stderr": text(&err),
+        });
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer(&mut stdout, &result)
+            .map_err(std::io::Error::other)
+            .and_then(|()| stdout.write_all(b"\n"))
+            .and_then(|()| stdout.flush())
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        let r = stdout.write_all(&out).and_then(|()| stdout.flush());
+        let _ = std::io::stderr().lock().write_all(&err);
+        r
+    };
+    if let Err(e) = written {
+        if is_broken_pipe(&e) {
+            return Ok(Exit::Signal(libc::SIGPIPE));
+        }
+        return Err(anyhow::Error::new(e).context("writing the captured output"));
+    }
+    report(&outcome, &program, &limits, Some(o.max_buffer));
+    Ok(outcome.exit(o.run.preserve_status))
+}

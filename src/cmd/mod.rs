@@ -1,0 +1,72 @@
+//! One module per subcommand, all over the shared process engine.
+
+pub mod exec;
+pub mod generate;
+pub mod spawn;
+
+use std::ffi::OsString;
+
+use crate::cli::{Cli, Command, RunOpts};
+use crate::exit::Exit;
+use crate::process::{Limits, SpawnError, Spec};
+
+/// A usage error found after parsing (exit 125).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Spawn(a) => spawn::run(a),
+        Command::Exec(a) => exec::run_exec(a),
+        Command::Execfile(a) => exec::run_execfile(a),
+        Command::Generate(a) => generate::run(a),
+    }
+}
+
+/// The exit code for an error that ended the run before the child could be supervised.
+pub fn error_exit(e: &anyhow::Error) -> Exit {
+    match e.downcast_ref::<SpawnError>() {
+        Some(se) => se.exit(),
+        None => Exit::Failure,
+    }
+}
+
+/// The parts of a [`Spec`] every subcommand sets the same way from the shared options.
+pub fn base_spec(program: OsString, args: Vec<OsString>, run: &RunOpts) -> Spec {
+    let mut spec = Spec::new(program, args);
+    spec.cwd = run.cwd.clone();
+    spec.env_clear = run.env_clear;
+    spec.env = run.env.clone();
+    spec
+}
+
+pub fn limits(run: &RunOpts) -> Limits {
+    Limits {
+        timeout: run.timeout.filter(|d| !d.is_zero()),
+        kill_signal: run.kill_signal,
+        kill_after: Some(run.kill_after).filter(|d| !d.is_zero()),
+    }
+}
+
+/// Print the engine's diagnostics for an outcome, one line each.
+pub fn report(
+    outcome: &crate::process::Outcome,
+    program: &OsString,
+    limits: &Limits,
+    max_buffer: Option<u64>,
+) {
+    let name = program.to_string_lossy();
+    for line in outcome.diagnostics(&name, limits, max_buffer) {
+        crate::error_line(&line);
+    }
+}
+
+/// Split `PROGRAM ARGS...` (clap guarantees at least one element).
+pub fn split_command(mut command: Vec<OsString>) -> anyhow::Result<(OsString, Vec<OsString>)> {
+    if command.is_empty() {
+        return Err(UsageError("missing PROGRAM".into()).into());
+    }
+    let program = command.remove(0);
+    Ok((program, command))
+}

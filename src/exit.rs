@@ -1,0 +1,65 @@
+//! The exit-code table (DESIGN.md §2). Every subcommand turns its outcome into an [`Exit`] and
+//! this is the only place that knows the numbers.
+
+use std::process::ExitCode;
+
+/// Why childproc ends, in the terms of the exit-code table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The child's own exit code (0-255, passed through).
+    Child(u8),
+    /// `--timeout` expired and the child was killed.
+    Timeout,
+    /// childproc itself failed or stopped the run (usage, bad --cwd, --max-buffer, IPC input).
+    Failure,
+    /// PROGRAM was found but cannot be executed.
+    NotExecutable,
+    /// PROGRAM was not found.
+    NotFound,
+    /// The child (or childproc itself) was killed by this signal.
+    Signal(i32),
+    /// `--help` / `--version`.
+    Success,
+}
+
+impl Exit {
+    pub const TIMEOUT: u8 = 124;
+    pub const FAILURE: u8 = 125;
+    pub const NOT_EXECUTABLE: u8 = 126;
+    pub const NOT_FOUND: u8 = 127;
+    pub const SIGNAL_BASE: u8 = 128;
+
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Child(c) => c,
+            Exit::Timeout => Self::TIMEOUT,
+            Exit::Failure => Self::FAILURE,
+            Exit::NotExecutable => Self::NOT_EXECUTABLE,
+            Exit::NotFound => Self::NOT_FOUND,
+            Exit::Signal(n) => Self::SIGNAL_BASE.saturating_add(n.clamp(0, 127) as u8),
+            Exit::Success => 0,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        assert_eq!(Exit::Child(3).code(), 3);
+        assert_eq!(Exit::Timeout.code(), 124);
+        assert_eq!(Exit::Failure.code(), 125);
+        assert_eq!(Exit::NotExecutable.code(), 126);
+        assert_eq!(Exit::NotFound.code(), 127);
+        assert_eq!(Exit::Signal(9).code(), 137);
+        assert_eq!(Exit::Signal(15).code(), 143);
+    }
+}

@@ -1,0 +1,1 @@
+//! The Node.js-compatible IPC channel (see ../shared/NODE-IPC.md).

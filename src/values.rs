@@ -1,0 +1,220 @@
+//! Parsers for option values (durations, sizes, signals, environment pairs). Each returns a
+//! one-line message clap shows as a usage error, so bad input is refused before anything runs.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A validated signal number with its conventional name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signal(nix::sys::signal::Signal);
+
+impl Signal {
+    pub const TERM: Signal = Signal(nix::sys::signal::Signal::SIGTERM);
+    pub const KILL: Signal = Signal(nix::sys::signal::Signal::SIGKILL);
+
+    pub fn number(self) -> i32 {
+        self.0 as i32
+    }
+
+    pub fn nix(self) -> nix::sys::signal::Signal {
+        self.0
+    }
+
+    /// The name of a signal number as Node reports it (`SIGTERM`), if it is a known one.
+    pub fn name_of(number: i32) -> Option<&'static str> {
+        nix::sys::signal::Signal::try_from(number)
+            .ok()
+            .map(|s| s.as_str())
+    }
+
+    pub fn from_number(number: i32) -> Option<Signal> {
+        nix::sys::signal::Signal::try_from(number).ok().map(Signal)
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str())
+    }
+}
+
+/// Accepts `TERM`, `SIGTERM`, `sigterm` and `15`.
+pub fn parse_signal(s: &str) -> Result<Signal, String> {
+    let t = s.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i32 = t
+            .parse()
+            .map_err(|_| format!("unknown signal number '{s}'"))?;
+        return Signal::from_number(n)
+            .ok_or_else(|| format!("unknown signal number '{s}' (valid: 1-31, e.g. 15 for TERM)"));
+    }
+    let upper = t.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    nix::sys::signal::Signal::from_str(&name)
+        .map(Signal)
+        .map_err(|_| format!("unknown signal '{s}' (try TERM, INT, HUP, KILL or a number)"))
+}
+
+/// A duration: `500ms`, `5s`, `2m`, `1h`, or a bare whole number of milliseconds (as in Node).
+/// Zero is allowed and means "none" for the options that take this parser.
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("empty duration (try 500ms, 5s, 2m or a number of milliseconds)".into());
+    }
+    if t.starts_with('-') {
+        return Err(format!("negative duration '{s}'"));
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        let ms: u64 = t
+            .parse()
+            .map_err(|_| format!("duration '{s}' is too large"))?;
+        return Ok(Duration::from_millis(ms));
+    }
+    if t.contains('.') {
+        return Err(format!(
+            "fractional duration '{s}' (use a smaller unit: 1500ms instead of 1.5s)"
+        ));
+    }
+    humantime::parse_duration(t).map_err(|e| {
+        format!("invalid duration '{s}': {e} (try 500ms, 5s, 2m or a number of milliseconds)")
+    })
+}
+
+/// A positive duration (zero refused), for options where zero makes no sense.
+pub fn parse_duration_positive(s: &str) -> Result<Duration, String> {
+    let d = parse_duration_or_zero(s)?;
+    if d.is_zero() {
+        return Err(format!("duration must be greater than zero, got '{s}'"));
+    }
+    Ok(d)
+}
+
+/// A byte size: `1048576`, `64KiB`, `1MiB`, `1MB`; zero allowed.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!("negative size '{s}'"));
+    }
+    parse_size::parse_size(t)
+        .map_err(|e| format!("invalid size '{s}': {e} (try 1048576, 64KiB or 1MiB)"))
+}
+
+/// `KEY=VALUE` (VALUE may be empty). The key must be non-empty and the pair NUL-free.
+pub fn parse_env_pair(s: &str) -> Result<(OsString, OsString), String> {
+    parse_env_os(OsStr::new(s))
+}
+
+fn parse_env_os(s: &OsStr) -> Result<(OsString, OsString), String> {
+    let bytes = s.as_bytes();
+    if bytes.contains(&0) {
+        return Err("environment entries cannot contain NUL bytes".into());
+    }
+    let Some(eq) = bytes.iter().position(|&b| b == b'=') else {
+        return Err(format!(
+            "'{}' has no '=': use KEY=VALUE (KEY= sets an empty value)",
+            s.to_string_lossy()
+        ));
+    };
+    if eq == 0 {
+        return Err(format!(
+            "'{}' has an empty variable name: use KEY=VALUE",
+            s.to_string_lossy()
+        ));
+    }
+    Ok((
+        OsString::from_vec(bytes[..eq].to_vec()),
+        OsString::from_vec(bytes[eq + 1..].to_vec()),
+    ))
+}
+
+/// A non-empty path.
+pub fn parse_path(s: &str) -> Result<PathBuf, String> {
+    if s.is_empty() {
+        return Err("empty path".into());
+    }
+    Ok(PathBuf::from(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        for s in ["TERM", "SIGTERM", "sigterm", "15", "term"] {
+            assert_eq!(parse_signal(s).unwrap(), Signal::TERM, "{s}");
+        }
+        assert_eq!(parse_signal("9").unwrap(), Signal::KILL);
+        for s in ["SIGBOGUS", "0", "500", "", "-9", "SIG"] {
+            assert!(parse_signal(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration_or_zero("500").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            parse_duration_or_zero("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            parse_duration_or_zero("5s").unwrap(),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            parse_duration_or_zero("2m").unwrap(),
+            Duration::from_secs(120)
+        );
+        assert_eq!(parse_duration_or_zero("0").unwrap(), Duration::ZERO);
+        for s in [
+            "-1",
+            "1.5s",
+            "0.5",
+            "abc",
+            "",
+            "5x",
+            "99999999999999999999999",
+        ] {
+            assert!(parse_duration_or_zero(s).is_err(), "{s}");
+        }
+        assert!(parse_duration_positive("0").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1048576").unwrap(), 1048576);
+        assert_eq!(parse_size("64KiB").unwrap(), 65536);
+        assert_eq!(parse_size("1MiB").unwrap(), 1 << 20);
+        assert_eq!(parse_size("0").unwrap(), 0);
+        for s in ["-1", "abc", "", "1XB"] {
+            assert!(parse_size(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn env_pairs() {
+        assert_eq!(
+            parse_env_pair("A=b=c").unwrap(),
+            (OsString::from("A"), OsString::from("b=c"))
+        );
+        assert_eq!(
+            parse_env_pair("A=").unwrap(),
+            (OsString::from("A"), OsString::new())
+        );
+        assert!(parse_env_pair("A").is_err());
+        assert!(parse_env_pair("=x").is_err());
+        assert!(parse_env_pair("A=\0").is_err());
+    }
+}
