@@ -114,7 +114,6 @@ pub struct SpawnArgs {
         value_name = "PROGRAM",
         required = true,
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         value_parser = clap::value_parser!(OsString)
     )]
     pub command: Vec<OsString>,
@@ -170,7 +169,6 @@ pub struct ExecArgs {
         value_name = "COMMAND_LINE",
         required = true,
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         value_parser = clap::value_parser!(OsString)
     )]
     pub command_line: Vec<OsString>,
@@ -186,7 +184,6 @@ pub struct ExecfileArgs {
         value_name = "PROGRAM",
         required = true,
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         value_parser = clap::value_parser!(OsString)
     )]
     pub command: Vec<OsString>,

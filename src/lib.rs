@@ -53,13 +53,19 @@ fn report_clap_error(e: clap::Error) -> Exit {
             Exit::Failure
         }
         _ => {
+            // clap's message is several lines; keep the first, plus the next when the first
+            // only announces it ("...were not provided:").
             let text = e.to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid usage");
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("invalid usage");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            error_line(&format!("{first} (see --help)"));
+            let msg = match lines.next() {
+                Some(next) if first.ends_with(':') && !next.starts_with("Usage:") => {
+                    format!("{first} {next}")
+                }
+                _ => first.to_string(),
+            };
+            error_line(&format!("{msg} (see --help)"));
             Exit::Failure
         }
     }

@@ -43,7 +43,11 @@ pub fn files() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     out.push(("man/childproc.1".to_string(), buf));
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("childproc-{}", sub.get_name());
-        let sub = sub.clone().name(name.clone()).bin_name(name.clone());
+        let sub = sub
+            .clone()
+            .name(name.clone())
+            .bin_name(name.clone())
+            .version(env!("CARGO_PKG_VERSION"));
         let mut buf = Vec::new();
         clap_mangen::Man::new(sub).render(&mut buf)?;
         out.push((format!("man/{name}.1"), buf));

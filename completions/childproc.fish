@@ -1,0 +1,85 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_childproc_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_childproc_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_childproc_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_childproc_using_subcommand
+    set -l cmd (__fish_childproc_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c childproc -n "__fish_childproc_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c childproc -n "__fish_childproc_needs_command" -s V -l version -d 'Print version'
+complete -c childproc -n "__fish_childproc_needs_command" -f -a "spawn" -d 'Run PROGRAM and stream its stdio live (no shell)'
+complete -c childproc -n "__fish_childproc_needs_command" -f -a "exec" -d 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)'
+complete -c childproc -n "__fish_childproc_needs_command" -f -a "execfile" -d 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
+complete -c childproc -n "__fish_childproc_needs_command" -f -a "generate" -d 'Regenerate the committed shell completions and man pages'
+complete -c childproc -n "__fish_childproc_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -s C -l cwd -d 'Working directory of the child' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -s e -l env -d 'Add or override one environment variable of the child (repeatable); KEY= sets it empty' -r
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l timeout -d 'Kill the child after DURATION (500ms, 5s, 2m, or bare milliseconds; 0 = no timeout)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l kill-signal -d 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l kill-after -d 'Grace period before SIGKILL follows the kill signal (0 = never escalate)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l prefix -d 'Prefix each output line with TEMPLATE ({pid}, {name} are replaced)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l stdout -d 'Write the child\'s stdout to FILE (created or truncated)' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l stderr -d 'Write the child\'s stderr to FILE (created or truncated)' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l env-clear -d 'Start the child from an empty environment, then apply --env'
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l preserve-status -d 'On timeout, exit with the child\'s status instead of 124'
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l json -d 'Print a JSON-lines event stream (spawn, stdout, stderr, exit) on stdout'
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l merge -d 'Send the child\'s stderr to the same place as its stdout (2>&1)'
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -s h -l help -d 'Print help'
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -s V -l version -d 'Print version'
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -s C -l cwd -d 'Working directory of the child' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -s e -l env -d 'Add or override one environment variable of the child (repeatable); KEY= sets it empty' -r
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -l timeout -d 'Kill the child after DURATION (500ms, 5s, 2m, or bare milliseconds; 0 = no timeout)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -l kill-signal -d 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -l kill-after -d 'Grace period before SIGKILL follows the kill signal (0 = never escalate)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -l max-buffer -d 'Largest output kept per stream (1048576, 64KiB, 1MiB; 0 allowed); more kills the child' -r
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -l input -d 'Feed STRING to the child\'s stdin (instead of childproc\'s stdin)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -l input-file -d 'Feed FILE to the child\'s stdin' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -l encoding -d 'How output bytes appear in --json' -r -f -a "utf8\t'UTF-8, invalid sequences replaced by U+FFFD'
+base64\t'Standard base64 of the exact bytes'"
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -l shell -d 'The shell that runs COMMAND_LINE' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -l env-clear -d 'Start the child from an empty environment, then apply --env'
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -l preserve-status -d 'On timeout, exit with the child\'s status instead of 124'
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -l json -d 'Print one JSON result object instead of the raw output'
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c childproc -n "__fish_childproc_using_subcommand exec" -s V -l version -d 'Print version'
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -s C -l cwd -d 'Working directory of the child' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -s e -l env -d 'Add or override one environment variable of the child (repeatable); KEY= sets it empty' -r
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -l timeout -d 'Kill the child after DURATION (500ms, 5s, 2m, or bare milliseconds; 0 = no timeout)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -l kill-signal -d 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -l kill-after -d 'Grace period before SIGKILL follows the kill signal (0 = never escalate)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -l max-buffer -d 'Largest output kept per stream (1048576, 64KiB, 1MiB; 0 allowed); more kills the child' -r
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -l input -d 'Feed STRING to the child\'s stdin (instead of childproc\'s stdin)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -l input-file -d 'Feed FILE to the child\'s stdin' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -l encoding -d 'How output bytes appear in --json' -r -f -a "utf8\t'UTF-8, invalid sequences replaced by U+FFFD'
+base64\t'Standard base64 of the exact bytes'"
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -l env-clear -d 'Start the child from an empty environment, then apply --env'
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -l preserve-status -d 'On timeout, exit with the child\'s status instead of 124'
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -l json -d 'Print one JSON result object instead of the raw output'
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c childproc -n "__fish_childproc_using_subcommand execfile" -s V -l version -d 'Print version'
+complete -c childproc -n "__fish_childproc_using_subcommand generate" -s h -l help -d 'Print help'
+complete -c childproc -n "__fish_childproc_using_subcommand generate" -s V -l version -d 'Print version'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile generate help" -f -a "spawn" -d 'Run PROGRAM and stream its stdio live (no shell)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile generate help" -f -a "exec" -d 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile generate help" -f -a "execfile" -d 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile generate help" -f -a "generate" -d 'Regenerate the committed shell completions and man pages'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
