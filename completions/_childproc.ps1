@@ -28,7 +28,11 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('spawn', 'spawn', [CompletionResultType]::ParameterValue, 'Run PROGRAM and stream its stdio live (no shell)')
             [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)')
             [CompletionResult]::new('execfile', 'execfile', [CompletionResultType]::ParameterValue, 'Run PROGRAM directly (no shell, every argument literal), buffer its output')
+            [CompletionResult]::new('fork', 'fork', [CompletionResultType]::ParameterValue, 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)')
+            [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Regenerate the committed shell completions and man pages')
+            [CompletionResult]::new('cluster-worker', 'cluster-worker', [CompletionResultType]::ParameterValue, 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel')
+            [CompletionResult]::new('ipc-echo', 'ipc-echo', [CompletionResultType]::ParameterValue, 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -96,7 +100,64 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'childproc;fork' {
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Working directory of the child')
+            [CompletionResult]::new('--cwd', '--cwd', [CompletionResultType]::ParameterName, 'Working directory of the child')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Add or override one environment variable of the child (repeatable); KEY= sets it empty')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Add or override one environment variable of the child (repeatable); KEY= sets it empty')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Kill the child after DURATION (500ms, 5s, 2m, or bare milliseconds; 0 = no timeout)')
+            [CompletionResult]::new('--kill-signal', '--kill-signal', [CompletionResultType]::ParameterName, 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)')
+            [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'Grace period before SIGKILL follows the kill signal (0 = never escalate)')
+            [CompletionResult]::new('--send', '--send', [CompletionResultType]::ParameterName, 'Send this JSON message first (repeatable, in order; then each non-blank stdin line)')
+            [CompletionResult]::new('--node', '--node', [CompletionResultType]::ParameterName, 'The node binary used for PROGRAM ending in .js, .mjs or .cjs')
+            [CompletionResult]::new('--serialization', '--serialization', [CompletionResultType]::ParameterName, 'Wire format of the channel; only json is supported (Node''s default)')
+            [CompletionResult]::new('--env-clear', '--env-clear', [CompletionResultType]::ParameterName, 'Start the child from an empty environment, then apply --env')
+            [CompletionResult]::new('--preserve-status', '--preserve-status', [CompletionResultType]::ParameterName, 'On timeout, exit with the child''s status instead of 124')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'childproc;cluster' {
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Number of worker processes (default: available parallelism)')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of worker processes (default: available parallelism)')
+            [CompletionResult]::new('--task', '--task', [CompletionResultType]::ParameterName, 'Built-in CPU task run by pooled childproc workers; each input is N')
+            [CompletionResult]::new('--worker', '--worker', [CompletionResultType]::ParameterName, 'Persistent worker command speaking the Node IPC protocol (e.g. ''node worker.js'')')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'One process per job; {} is replaced by the input (appended when absent)')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retry a job whose worker crashed or that timed out, up to N times')
+            [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Kill a job (its process group) that runs longer than DURATION')
+            [CompletionResult]::new('--halt', '--halt', [CompletionResultType]::ParameterName, 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)')
+            [CompletionResult]::new('--joblog', '--joblog', [CompletionResultType]::ParameterName, 'Write a GNU parallel-style joblog (TSV) to FILE')
+            [CompletionResult]::new('--kill-signal', '--kill-signal', [CompletionResultType]::ParameterName, 'Signal sent on --job-timeout, --halt now or interruption')
+            [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'Grace period before SIGKILL follows the kill signal (0 = never escalate)')
+            [CompletionResult]::new('--shell', '--shell', [CompletionResultType]::ParameterName, 'With --exec: run the template through /bin/sh -c, the input shell-quoted')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Print results in input order (default: completion order)')
+            [CompletionResult]::new('--keep-order', '--keep-order', [CompletionResultType]::ParameterName, 'Print results in input order (default: completion order)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per job: seq, input, ok, output, error, worker, pid, attempts, durationMs')
+            [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Draw a progress bar on stderr (default when stderr is a terminal)')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw a progress bar')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'childproc;generate' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'childproc;cluster-worker' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'childproc;ipc-echo' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -107,7 +168,11 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('spawn', 'spawn', [CompletionResultType]::ParameterValue, 'Run PROGRAM and stream its stdio live (no shell)')
             [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)')
             [CompletionResult]::new('execfile', 'execfile', [CompletionResultType]::ParameterValue, 'Run PROGRAM directly (no shell, every argument literal), buffer its output')
+            [CompletionResult]::new('fork', 'fork', [CompletionResultType]::ParameterValue, 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)')
+            [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Regenerate the committed shell completions and man pages')
+            [CompletionResult]::new('cluster-worker', 'cluster-worker', [CompletionResultType]::ParameterValue, 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel')
+            [CompletionResult]::new('ipc-echo', 'ipc-echo', [CompletionResultType]::ParameterValue, 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -120,7 +185,19 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
         'childproc;help;execfile' {
             break
         }
+        'childproc;help;fork' {
+            break
+        }
+        'childproc;help;cluster' {
+            break
+        }
         'childproc;help;generate' {
+            break
+        }
+        'childproc;help;cluster-worker' {
+            break
+        }
+        'childproc;help;ipc-echo' {
             break
         }
         'childproc;help;help' {

@@ -16,11 +16,20 @@ _childproc() {
             ",$1")
                 cmd="childproc"
                 ;;
+            childproc,cluster)
+                cmd="childproc__subcmd__cluster"
+                ;;
+            childproc,cluster-worker)
+                cmd="childproc__subcmd__cluster__subcmd__worker"
+                ;;
             childproc,exec)
                 cmd="childproc__subcmd__exec"
                 ;;
             childproc,execfile)
                 cmd="childproc__subcmd__execfile"
+                ;;
+            childproc,fork)
+                cmd="childproc__subcmd__fork"
                 ;;
             childproc,generate)
                 cmd="childproc__subcmd__generate"
@@ -28,8 +37,17 @@ _childproc() {
             childproc,help)
                 cmd="childproc__subcmd__help"
                 ;;
+            childproc,ipc-echo)
+                cmd="childproc__subcmd__ipc__subcmd__echo"
+                ;;
             childproc,spawn)
                 cmd="childproc__subcmd__spawn"
+                ;;
+            childproc__subcmd__help,cluster)
+                cmd="childproc__subcmd__help__subcmd__cluster"
+                ;;
+            childproc__subcmd__help,cluster-worker)
+                cmd="childproc__subcmd__help__subcmd__cluster__subcmd__worker"
                 ;;
             childproc__subcmd__help,exec)
                 cmd="childproc__subcmd__help__subcmd__exec"
@@ -37,11 +55,17 @@ _childproc() {
             childproc__subcmd__help,execfile)
                 cmd="childproc__subcmd__help__subcmd__execfile"
                 ;;
+            childproc__subcmd__help,fork)
+                cmd="childproc__subcmd__help__subcmd__fork"
+                ;;
             childproc__subcmd__help,generate)
                 cmd="childproc__subcmd__help__subcmd__generate"
                 ;;
             childproc__subcmd__help,help)
                 cmd="childproc__subcmd__help__subcmd__help"
+                ;;
+            childproc__subcmd__help,ipc-echo)
+                cmd="childproc__subcmd__help__subcmd__ipc__subcmd__echo"
                 ;;
             childproc__subcmd__help,spawn)
                 cmd="childproc__subcmd__help__subcmd__spawn"
@@ -53,8 +77,80 @@ _childproc() {
 
     case "${cmd}" in
         childproc)
-            opts="-h -V --help --version spawn exec execfile generate help"
+            opts="-h -V --help --version spawn exec execfile fork cluster generate cluster-worker ipc-echo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        childproc__subcmd__cluster)
+            opts="-w -k -h -V --workers --task --worker --exec --shell --keep-order --json --retries --job-timeout --halt --joblog --progress --no-progress --kill-signal --kill-after --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --task)
+                    COMPREPLY=($(compgen -W "fib sum primes spin" -- "${cur}"))
+                    return 0
+                    ;;
+                --worker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --halt)
+                    COMPREPLY=($(compgen -W "never now soon" -- "${cur}"))
+                    return 0
+                    ;;
+                --joblog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kill-signal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kill-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        childproc__subcmd__cluster__subcmd__worker)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -186,6 +282,60 @@ _childproc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        childproc__subcmd__fork)
+            opts="-C -e -h -V --cwd --env --env-clear --timeout --kill-signal --kill-after --preserve-status --send --node --serialization --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cwd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kill-signal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kill-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --send)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --serialization)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         childproc__subcmd__generate)
             opts="-h -V --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -201,8 +351,36 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__help)
-            opts="spawn exec execfile generate help"
+            opts="spawn exec execfile fork cluster generate cluster-worker ipc-echo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        childproc__subcmd__help__subcmd__cluster)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        childproc__subcmd__help__subcmd__cluster__subcmd__worker)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -229,6 +407,20 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__help__subcmd__execfile)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        childproc__subcmd__help__subcmd__fork)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -270,9 +462,37 @@ _childproc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        childproc__subcmd__help__subcmd__ipc__subcmd__echo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         childproc__subcmd__help__subcmd__spawn)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        childproc__subcmd__ipc__subcmd__echo)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

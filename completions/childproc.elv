@@ -25,7 +25,11 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand spawn 'Run PROGRAM and stream its stdio live (no shell)'
             cand exec 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)'
             cand execfile 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
+            cand fork 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)'
+            cand cluster 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
             cand generate 'Regenerate the committed shell completions and man pages'
+            cand cluster-worker 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
+            cand ipc-echo 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'childproc;spawn'= {
@@ -89,7 +93,60 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'childproc;fork'= {
+            cand -C 'Working directory of the child'
+            cand --cwd 'Working directory of the child'
+            cand -e 'Add or override one environment variable of the child (repeatable); KEY= sets it empty'
+            cand --env 'Add or override one environment variable of the child (repeatable); KEY= sets it empty'
+            cand --timeout 'Kill the child after DURATION (500ms, 5s, 2m, or bare milliseconds; 0 = no timeout)'
+            cand --kill-signal 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)'
+            cand --kill-after 'Grace period before SIGKILL follows the kill signal (0 = never escalate)'
+            cand --send 'Send this JSON message first (repeatable, in order; then each non-blank stdin line)'
+            cand --node 'The node binary used for PROGRAM ending in .js, .mjs or .cjs'
+            cand --serialization 'Wire format of the channel; only json is supported (Node''s default)'
+            cand --env-clear 'Start the child from an empty environment, then apply --env'
+            cand --preserve-status 'On timeout, exit with the child''s status instead of 124'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'childproc;cluster'= {
+            cand -w 'Number of worker processes (default: available parallelism)'
+            cand --workers 'Number of worker processes (default: available parallelism)'
+            cand --task 'Built-in CPU task run by pooled childproc workers; each input is N'
+            cand --worker 'Persistent worker command speaking the Node IPC protocol (e.g. ''node worker.js'')'
+            cand --exec 'One process per job; {} is replaced by the input (appended when absent)'
+            cand --retries 'Retry a job whose worker crashed or that timed out, up to N times'
+            cand --job-timeout 'Kill a job (its process group) that runs longer than DURATION'
+            cand --halt 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)'
+            cand --joblog 'Write a GNU parallel-style joblog (TSV) to FILE'
+            cand --kill-signal 'Signal sent on --job-timeout, --halt now or interruption'
+            cand --kill-after 'Grace period before SIGKILL follows the kill signal (0 = never escalate)'
+            cand --shell 'With --exec: run the template through /bin/sh -c, the input shell-quoted'
+            cand -k 'Print results in input order (default: completion order)'
+            cand --keep-order 'Print results in input order (default: completion order)'
+            cand --json 'One JSON object per job: seq, input, ok, output, error, worker, pid, attempts, durationMs'
+            cand --progress 'Draw a progress bar on stderr (default when stderr is a terminal)'
+            cand --no-progress 'Never draw a progress bar'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'childproc;generate'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'childproc;cluster-worker'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'childproc;ipc-echo'= {
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -99,7 +156,11 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand spawn 'Run PROGRAM and stream its stdio live (no shell)'
             cand exec 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)'
             cand execfile 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
+            cand fork 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)'
+            cand cluster 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
             cand generate 'Regenerate the committed shell completions and man pages'
+            cand cluster-worker 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
+            cand ipc-echo 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'childproc;help;spawn'= {
@@ -108,7 +169,15 @@ set edit:completion:arg-completer[childproc] = {|@words|
         }
         &'childproc;help;execfile'= {
         }
+        &'childproc;help;fork'= {
+        }
+        &'childproc;help;cluster'= {
+        }
         &'childproc;help;generate'= {
+        }
+        &'childproc;help;cluster-worker'= {
+        }
+        &'childproc;help;ipc-echo'= {
         }
         &'childproc;help;help'= {
         }

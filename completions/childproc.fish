@@ -29,7 +29,11 @@ complete -c childproc -n "__fish_childproc_needs_command" -s V -l version -d 'Pr
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "spawn" -d 'Run PROGRAM and stream its stdio live (no shell)'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "exec" -d 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "execfile" -d 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
+complete -c childproc -n "__fish_childproc_needs_command" -f -a "fork" -d 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)'
+complete -c childproc -n "__fish_childproc_needs_command" -f -a "cluster" -d 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "generate" -d 'Regenerate the committed shell completions and man pages'
+complete -c childproc -n "__fish_childproc_needs_command" -f -a "cluster-worker" -d 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
+complete -c childproc -n "__fish_childproc_needs_command" -f -a "ipc-echo" -d 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c childproc -n "__fish_childproc_using_subcommand spawn" -s C -l cwd -d 'Working directory of the child' -r -F
 complete -c childproc -n "__fish_childproc_using_subcommand spawn" -s e -l env -d 'Add or override one environment variable of the child (repeatable); KEY= sets it empty' -r
@@ -76,10 +80,52 @@ complete -c childproc -n "__fish_childproc_using_subcommand execfile" -l preserv
 complete -c childproc -n "__fish_childproc_using_subcommand execfile" -l json -d 'Print one JSON result object instead of the raw output'
 complete -c childproc -n "__fish_childproc_using_subcommand execfile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c childproc -n "__fish_childproc_using_subcommand execfile" -s V -l version -d 'Print version'
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -s C -l cwd -d 'Working directory of the child' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -s e -l env -d 'Add or override one environment variable of the child (repeatable); KEY= sets it empty' -r
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -l timeout -d 'Kill the child after DURATION (500ms, 5s, 2m, or bare milliseconds; 0 = no timeout)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -l kill-signal -d 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -l kill-after -d 'Grace period before SIGKILL follows the kill signal (0 = never escalate)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -l send -d 'Send this JSON message first (repeatable, in order; then each non-blank stdin line)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -l node -d 'The node binary used for PROGRAM ending in .js, .mjs or .cjs' -r
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -l serialization -d 'Wire format of the channel; only json is supported (Node\'s default)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -l env-clear -d 'Start the child from an empty environment, then apply --env'
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -l preserve-status -d 'On timeout, exit with the child\'s status instead of 124'
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -s h -l help -d 'Print help'
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -s V -l version -d 'Print version'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s w -l workers -d 'Number of worker processes (default: available parallelism)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l task -d 'Built-in CPU task run by pooled childproc workers; each input is N' -r -f -a "fib\t'Naive recursive Fibonacci of N (N <= 93, the largest that fits in 64 bits)'
+sum\t'Sum of 0..=N computed in a loop'
+primes\t'Count the primes below N (N <= 10^10)'
+spin\t'Busy-loop for N milliseconds'"
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l worker -d 'Persistent worker command speaking the Node IPC protocol (e.g. \'node worker.js\')' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l exec -d 'One process per job; {} is replaced by the input (appended when absent)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l retries -d 'Retry a job whose worker crashed or that timed out, up to N times' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l job-timeout -d 'Kill a job (its process group) that runs longer than DURATION' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l halt -d 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)' -r -f -a "never\t'Run every job regardless'
+now\t'Stop at once: kill running jobs, start no more'
+soon\t'Start no more jobs, let running ones finish'"
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l joblog -d 'Write a GNU parallel-style joblog (TSV) to FILE' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l kill-signal -d 'Signal sent on --job-timeout, --halt now or interruption' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l kill-after -d 'Grace period before SIGKILL follows the kill signal (0 = never escalate)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l shell -d 'With --exec: run the template through /bin/sh -c, the input shell-quoted'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s k -l keep-order -d 'Print results in input order (default: completion order)'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l json -d 'One JSON object per job: seq, input, ok, output, error, worker, pid, attempts, durationMs'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l progress -d 'Draw a progress bar on stderr (default when stderr is a terminal)'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l no-progress -d 'Never draw a progress bar'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s V -l version -d 'Print version'
 complete -c childproc -n "__fish_childproc_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c childproc -n "__fish_childproc_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile generate help" -f -a "spawn" -d 'Run PROGRAM and stream its stdio live (no shell)'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile generate help" -f -a "exec" -d 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile generate help" -f -a "execfile" -d 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile generate help" -f -a "generate" -d 'Regenerate the committed shell completions and man pages'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster-worker" -s h -l help -d 'Print help'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster-worker" -s V -l version -d 'Print version'
+complete -c childproc -n "__fish_childproc_using_subcommand ipc-echo" -s h -l help -d 'Print help'
+complete -c childproc -n "__fish_childproc_using_subcommand ipc-echo" -s V -l version -d 'Print version'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "spawn" -d 'Run PROGRAM and stream its stdio live (no shell)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "exec" -d 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "execfile" -d 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "fork" -d 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "cluster" -d 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "generate" -d 'Regenerate the committed shell completions and man pages'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "cluster-worker" -d 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "ipc-echo" -d 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -47,9 +47,21 @@ pub enum Command {
     /// Run PROGRAM directly (no shell, every argument literal), buffer its output
     #[command(after_help = AFTER_HELP)]
     Execfile(ExecfileArgs),
+    /// Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)
+    #[command(after_help = AFTER_HELP)]
+    Fork(ForkArgs),
+    /// Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or
+    /// one process per job)
+    Cluster(ClusterArgs),
     /// Regenerate the committed shell completions and man pages
     #[command(hide = true)]
     Generate(GenerateArgs),
+    /// Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel
+    #[command(hide = true, name = "cluster-worker")]
+    ClusterWorker,
+    /// Child role: echo every IPC message back (what `fork` runs without PROGRAM)
+    #[command(hide = true, name = "ipc-echo")]
+    IpcEcho,
 }
 
 /// Options every subcommand that runs one child shares.
@@ -60,7 +72,7 @@ pub struct RunOpts {
     pub cwd: Option<PathBuf>,
 
     /// Add or override one environment variable of the child (repeatable); KEY= sets it empty
-    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = values::parse_env_pair)]
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = values::EnvPairParser)]
     pub env: Vec<(OsString, OsString)>,
 
     /// Start the child from an empty environment, then apply --env
@@ -187,6 +199,111 @@ pub struct ExecfileArgs {
         value_parser = clap::value_parser!(OsString)
     )]
     pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ForkArgs {
+    #[command(flatten)]
+    pub run: RunOpts,
+
+    /// Send this JSON message first (repeatable, in order; then each non-blank stdin line)
+    #[arg(long, value_name = "JSON", value_parser = values::parse_json_message)]
+    pub send: Vec<String>,
+
+    /// The node binary used for PROGRAM ending in .js, .mjs or .cjs
+    #[arg(long, value_name = "PATH", default_value = "node", value_parser = clap::value_parser!(OsString))]
+    pub node: OsString,
+
+    /// Wire format of the channel; only json is supported (Node's default)
+    #[arg(long, value_name = "MODE", default_value = "json", value_parser = values::parse_serialization)]
+    pub serialization: String,
+
+    /// The program to fork, then its arguments (default: childproc's built-in echo child)
+    #[arg(
+        value_name = "PROGRAM",
+        trailing_var_arg = true,
+        value_parser = clap::value_parser!(OsString)
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// What `cluster` does when a job fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Halt {
+    /// Run every job regardless
+    Never,
+    /// Stop at once: kill running jobs, start no more
+    Now,
+    /// Start no more jobs, let running ones finish
+    Soon,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["task", "worker", "exec"])))]
+pub struct ClusterArgs {
+    /// Number of worker processes (default: available parallelism)
+    #[arg(short = 'w', long, value_name = "N", value_parser = values::parse_workers)]
+    pub workers: Option<usize>,
+
+    /// Built-in CPU task run by pooled childproc workers; each input is N
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub task: Option<crate::cluster::tasks::Task>,
+
+    /// Persistent worker command speaking the Node IPC protocol (e.g. 'node worker.js')
+    #[arg(long, value_name = "CMD")]
+    pub worker: Option<String>,
+
+    /// One process per job; {} is replaced by the input (appended when absent)
+    #[arg(long, value_name = "TEMPLATE")]
+    pub exec: Option<String>,
+
+    /// With --exec: run the template through /bin/sh -c, the input shell-quoted
+    #[arg(long, requires = "exec")]
+    pub shell: bool,
+
+    /// Print results in input order (default: completion order)
+    #[arg(short = 'k', long)]
+    pub keep_order: bool,
+
+    /// One JSON object per job: seq, input, ok, output, error, worker, pid, attempts, durationMs
+    #[arg(long)]
+    pub json: bool,
+
+    /// Retry a job whose worker crashed or that timed out, up to N times
+    #[arg(long, value_name = "N", default_value = "0")]
+    pub retries: u32,
+
+    /// Kill a job (its process group) that runs longer than DURATION
+    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration_positive)]
+    pub job_timeout: Option<Duration>,
+
+    /// On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "never")]
+    pub halt: Halt,
+
+    /// Write a GNU parallel-style joblog (TSV) to FILE
+    #[arg(long, value_name = "FILE", value_parser = values::parse_path)]
+    pub joblog: Option<PathBuf>,
+
+    /// Draw a progress bar on stderr (default when stderr is a terminal)
+    #[arg(long, overrides_with = "no_progress")]
+    pub progress: bool,
+
+    /// Never draw a progress bar
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Signal sent on --job-timeout, --halt now or interruption
+    #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = values::parse_signal)]
+    pub kill_signal: Signal,
+
+    /// Grace period before SIGKILL follows the kill signal (0 = never escalate)
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = values::parse_duration_or_zero)]
+    pub kill_after: Duration,
+
+    /// Inputs, one per job (default: lines of stdin)
+    #[arg(value_name = "INPUTS", value_parser = clap::value_parser!(OsString))]
+    pub inputs: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]

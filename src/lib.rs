@@ -4,6 +4,7 @@
 //! turns the outcome into an exit code from the single table in `exit`.
 
 pub mod cli;
+pub mod cluster;
 pub mod cmd;
 pub mod exit;
 pub mod ipc;
@@ -20,6 +21,9 @@ use crate::exit::Exit;
 /// Parse `std::env::args_os`, run, and report. Never panics on bad input.
 pub fn main_entry() -> Exit {
     process::signals::init_process();
+    if let Some(exit) = forked_by_node() {
+        return exit;
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return report_clap_error(e),
@@ -32,6 +36,39 @@ pub fn main_entry() -> Exit {
             code
         }
     }
+}
+
+/// When a Node parent forks the childproc binary (`fork(path, args, {execPath: childproc})`),
+/// argv[1] is Node's module path, not a subcommand: run the echo role. With a real subcommand
+/// the inherited channel is only detached, so it never leaks into our own children.
+fn forked_by_node() -> Option<Exit> {
+    std::env::var_os(ipc::CHANNEL_FD_ENV)?;
+    let first = std::env::args_os().nth(1);
+    let is_ours = first.as_ref().is_some_and(|a| {
+        let a = a.to_string_lossy();
+        a.starts_with('-')
+            || a == "help"
+            || <cli::Cli as clap::CommandFactory>::command()
+                .get_subcommands()
+                .any(|s| s.get_name() == a)
+    });
+    let role = first.as_deref().and_then(|f| f.to_str());
+    if is_ours && !matches!(role, Some("ipc-echo") | Some("cluster-worker")) {
+        detach_inherited();
+        return None;
+    }
+    let result = if role == Some("cluster-worker") {
+        cluster::role::run()
+    } else {
+        cmd::echo::run()
+    };
+    Some(match result {
+        Ok(exit) => exit,
+        Err(e) => {
+            error_line(&format!("{e:#}"));
+            Exit::Failure
+        }
+    })
 }
 
 /// Print one diagnostic line on stderr, prefixed with the program name.
@@ -69,4 +106,12 @@ fn report_clap_error(e: clap::Error) -> Exit {
             Exit::Failure
         }
     }
+}
+
+/// A subcommand run under a Node parent does not speak the channel: take it out of the
+/// environment and close it, so it cannot leak into the children we run.
+fn detach_inherited() {
+    // An unusable channel (bad fd, `advanced` mode) is irrelevant here; either way the
+    // variables are removed by `from_env` and the descriptor, if any, is closed on drop.
+    let _ = ipc::from_env();
 }

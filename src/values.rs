@@ -108,7 +108,31 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .map_err(|e| format!("invalid size '{s}': {e} (try 1048576, 64KiB or 1MiB)"))
 }
 
-/// `KEY=VALUE` (VALUE may be empty). The key must be non-empty and the pair NUL-free.
+/// `KEY=VALUE` (VALUE may be empty, and may be any bytes: values are `OsString`s).
+#[derive(Debug, Clone, Copy)]
+pub struct EnvPairParser;
+
+impl clap::builder::TypedValueParser for EnvPairParser {
+    type Value = (OsString, OsString);
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        parse_env_os(value).map_err(|msg| {
+            let name = arg.map_or_else(|| "--env".to_string(), |a| a.to_string());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for '{name}': {msg}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+}
+
+/// `KEY=VALUE` from a string (tests and callers that already have UTF-8).
 pub fn parse_env_pair(s: &str) -> Result<(OsString, OsString), String> {
     parse_env_os(OsStr::new(s))
 }
@@ -134,6 +158,37 @@ fn parse_env_os(s: &OsStr) -> Result<(OsString, OsString), String> {
         OsString::from_vec(bytes[..eq].to_vec()),
         OsString::from_vec(bytes[eq + 1..].to_vec()),
     ))
+}
+
+/// A `--send` message: one valid JSON value, returned in its compact wire form.
+pub fn parse_json_message(s: &str) -> Result<String, String> {
+    match crate::ipc::compact(s.as_bytes()) {
+        Ok(c) => String::from_utf8(c.into_owned()).map_err(|_| "not UTF-8".to_string()),
+        Err(e) => Err(format!("not a valid JSON message: {e}")),
+    }
+}
+
+/// Only Node's `json` serialization is spoken; `advanced` (V8 serializer) is refused clearly.
+pub fn parse_serialization(s: &str) -> Result<String, String> {
+    match s {
+        "json" => Ok(s.to_string()),
+        "advanced" => {
+            Err("serialization 'advanced' (V8 ValueSerializer) is not supported; use json".into())
+        }
+        _ => Err(format!(
+            "unknown serialization '{s}' (only json is supported)"
+        )),
+    }
+}
+
+/// `--workers N`: a whole number of at least 1.
+pub fn parse_workers(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("--workers must be at least 1".into()),
+        Ok(n) if n > 4096 => Err(format!("--workers {n} is too many (at most 4096)")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("'{s}' is not a whole number of workers")),
+    }
 }
 
 /// A non-empty path.

@@ -7,7 +7,10 @@ use std::path::Path;
 fn completions_and_man_pages_are_up_to_date() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let files = childproc::cmd::generate::files().expect("generation works");
-    assert!(files.len() >= 5 + 4, "5 shells and a man page per subcommand plus the top page");
+    assert!(
+        files.len() >= 5 + 4,
+        "5 shells and a man page per subcommand plus the top page"
+    );
     let mut stale = Vec::new();
     for (rel, want) in &files {
         match std::fs::read(root.join(rel)) {
@@ -27,6 +30,9 @@ fn every_subcommand_has_a_man_page() {
     for sub in ["spawn", "exec", "execfile"] {
         let page = std::fs::read_to_string(root.join(format!("man/childproc-{sub}.1")))
             .unwrap_or_else(|e| panic!("man/childproc-{sub}.1: {e}"));
-        assert!(page.contains(r"\-\-timeout"), "{sub} page documents --timeout");
+        assert!(
+            page.contains(r"\-\-timeout"),
+            "{sub} page documents --timeout"
+        );
     }
 }

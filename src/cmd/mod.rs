@@ -1,6 +1,8 @@
 //! One module per subcommand, all over the shared process engine.
 
+pub mod echo;
 pub mod exec;
+pub mod fork;
 pub mod generate;
 pub mod spawn;
 
@@ -20,7 +22,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Spawn(a) => spawn::run(a),
         Command::Exec(a) => exec::run_exec(a),
         Command::Execfile(a) => exec::run_execfile(a),
+        Command::Fork(a) => fork::run(a),
+        Command::Cluster(a) => crate::cluster::run(a),
+        Command::ClusterWorker => crate::cluster::role::run(),
         Command::Generate(a) => generate::run(a),
+        Command::IpcEcho => echo::run(),
     }
 }
 

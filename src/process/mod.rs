@@ -12,16 +12,16 @@
 //! we are completely done, so its PID — which is also the process-group ID — cannot be reused
 //! while we might still signal the group.
 
+mod launch;
 pub mod resolve;
 pub mod signals;
 mod supervise;
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use supervise::{NoOutput, Sink, SinkResult, Stream, supervise};
@@ -189,6 +189,8 @@ pub struct Outcome {
     pub output_closed: bool,
     /// The child had to be killed with SIGKILL after the grace period.
     pub escalated: bool,
+    /// Stopped because the whole run was cancelled ([`signals::cancel_all`]).
+    pub cancelled: bool,
     pub duration: Duration,
 }
 
@@ -253,7 +255,10 @@ impl Outcome {
                 Signal::name_of(sig).unwrap_or("a signal")
             ));
         }
-        let we_killed = self.timed_out || self.limit_hit.is_some() || self.interrupted.is_some();
+        let we_killed = self.timed_out
+            || self.limit_hit.is_some()
+            || self.interrupted.is_some()
+            || self.cancelled;
         if let Status::Signaled(n) = self.status
             && n != libc::SIGPIPE
             && !self.output_closed
@@ -273,19 +278,6 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
     })
 }
 
-fn dup_fd(fd: &impl AsRawFd) -> Result<OwnedFd, SpawnError> {
-    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we own, or -1.
-    let n = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
-    if n < 0 {
-        return Err(SpawnError::Io {
-            what: "cannot duplicate a descriptor".into(),
-            source: std::io::Error::last_os_error(),
-        });
-    }
-    // SAFETY: n is a fresh descriptor owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(n) })
-}
-
 /// A bigger pipe buffer means fewer wake-ups when a child writes a lot.
 fn grow_pipe(fd: &OwnedFd) {
     // SAFETY: fcntl on our own descriptor; failure is harmless.
@@ -300,16 +292,6 @@ fn set_nonblocking(fd: RawFd) {
         let fl = libc::fcntl(fd, libc::F_GETFL);
         libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
     }
-}
-
-fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
-    // SAFETY: pidfd_open(2) returns a new close-on-exec descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fresh descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// Is stdin a terminal whose foreground group is ours (so the child may take it over)?
@@ -336,118 +318,124 @@ fn give_tty(pgid: i32) {
 /// Start the child described by `spec` in a new process group.
 ///
 /// Must be called from a thread that outlives the child: `PR_SET_PDEATHSIG` fires when the
-/// *thread* that forked exits, not only the process.
+/// *thread* that spawned it exits, not only the process.
 pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
     let cwd = resolve::working_dir(spec.cwd.as_deref())?;
     let path_var = spec.child_path();
     let exe = resolve::program(&spec.program, path_var.as_deref(), &cwd)?;
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |e: std::io::Error| SpawnError::Io { what, source: e }
+    };
 
-    let mut cmd = Command::new(&exe);
-    cmd.arg0(&spec.program).args(&spec.args).current_dir(&cwd);
-    if spec.env_clear {
-        cmd.env_clear();
-    }
-    for (k, v) in &spec.env {
-        cmd.env(k, v);
-    }
-    cmd.process_group(0);
+    // Descriptors the child gets; ours to close once it has started.
+    let mut keep: Vec<OwnedFd> = Vec::new();
+    let slot = |fd: OwnedFd, keep: &mut Vec<OwnedFd>| -> RawFd {
+        let raw = fd.as_raw_fd();
+        keep.push(fd);
+        raw
+    };
+    let null = |write: bool| -> Result<OwnedFd, SpawnError> {
+        let f = File::options()
+            .read(!write)
+            .write(write)
+            .open("/dev/null")
+            .map_err(io("/dev/null"))?;
+        Ok(OwnedFd::from(f))
+    };
 
     let take_tty = matches!(spec.stdin, Input::Inherit) && own_foreground_tty();
     let mut stdin_feed = None;
-    match std::mem::replace(&mut spec.stdin, Input::Null) {
-        Input::Inherit => cmd.stdin(Stdio::inherit()),
-        Input::Null => cmd.stdin(Stdio::null()),
-        Input::File(f) => cmd.stdin(Stdio::from(f)),
+    let stdin = match std::mem::replace(&mut spec.stdin, Input::Null) {
+        Input::Inherit => None,
+        Input::Null => Some(slot(null(false)?, &mut keep)),
+        Input::File(f) => Some(slot(f.into(), &mut keep)),
         Input::Bytes(b) => {
             let (r, w) = pipe()?;
             stdin_feed = Some((w, b));
-            cmd.stdin(Stdio::from(r))
+            Some(slot(r, &mut keep))
         }
     };
     let mut stdout_pipe = None;
-    let mut stdout_for_stderr: Option<OwnedFd> = None;
-    match std::mem::replace(&mut spec.stdout, Output::Null) {
-        Output::Inherit => {
-            if matches!(spec.stderr, Output::SameAsStdout) {
-                stdout_for_stderr = Some(dup_fd(&std::io::stdout())?);
-            }
-            cmd.stdout(Stdio::inherit())
-        }
-        Output::Null | Output::SameAsStdout => {
-            if matches!(spec.stderr, Output::SameAsStdout) {
-                let null = File::options().write(true).open("/dev/null");
-                let null = null.map_err(|e| SpawnError::Io {
-                    what: "/dev/null".into(),
-                    source: e,
-                })?;
-                stdout_for_stderr = Some(OwnedFd::from(null));
-            }
-            cmd.stdout(Stdio::null())
-        }
-        Output::File(f) => {
-            if matches!(spec.stderr, Output::SameAsStdout) {
-                stdout_for_stderr = Some(dup_fd(&f)?);
-            }
-            cmd.stdout(Stdio::from(f))
-        }
+    let stdout = match std::mem::replace(&mut spec.stdout, Output::Null) {
+        Output::Inherit => None,
+        Output::Null | Output::SameAsStdout => Some(slot(null(true)?, &mut keep)),
+        Output::File(f) => Some(slot(f.into(), &mut keep)),
         Output::Pipe => {
             let (r, w) = pipe()?;
             grow_pipe(&r);
-            if matches!(spec.stderr, Output::SameAsStdout) {
-                stdout_for_stderr = Some(dup_fd(&w)?);
-            }
             stdout_pipe = Some(r);
-            cmd.stdout(Stdio::from(w))
+            Some(slot(w, &mut keep))
         }
     };
     let mut stderr_pipe = None;
-    match std::mem::replace(&mut spec.stderr, Output::Null) {
-        Output::Inherit => cmd.stderr(Stdio::inherit()),
-        Output::Null => cmd.stderr(Stdio::null()),
-        Output::File(f) => cmd.stderr(Stdio::from(f)),
-        Output::SameAsStdout => match stdout_for_stderr.take() {
-            Some(fd) => cmd.stderr(Stdio::from(fd)),
-            None => cmd.stderr(Stdio::null()),
-        },
+    let stderr = match std::mem::replace(&mut spec.stderr, Output::Null) {
+        Output::Inherit => None,
+        Output::Null => Some(slot(null(true)?, &mut keep)),
+        Output::File(f) => Some(slot(f.into(), &mut keep)),
+        // Installed after fd 1, so fd 1 already is the child's stdout.
+        Output::SameAsStdout => Some(1),
         Output::Pipe => {
             let (r, w) = pipe()?;
             grow_pipe(&r);
             stderr_pipe = Some(r);
-            cmd.stderr(Stdio::from(w))
+            Some(slot(w, &mut keep))
         }
     };
+    let fd3 = spec.fd3.take().map(|fd| slot(fd, &mut keep));
 
-    let fd3 = spec.fd3.take();
-    let fd3_raw = fd3.as_ref().map(|f| f.as_raw_fd());
-    // SAFETY: getpid is always safe.
-    let parent = unsafe { libc::getpid() };
-    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls.
-    unsafe {
-        cmd.pre_exec(move || child_setup(parent, fd3_raw, take_tty));
+    let cstr = |b: &[u8], what: &str| {
+        CString::new(b).map_err(|_| SpawnError::Io {
+            what: format!("{what} contains a NUL byte"),
+            source: std::io::ErrorKind::InvalidInput.into(),
+        })
+    };
+    let mut args = Vec::with_capacity(spec.args.len() + 1);
+    args.push(cstr(spec.program.as_bytes(), "the program name")?);
+    for a in &spec.args {
+        args.push(cstr(a.as_bytes(), "an argument")?);
     }
+    let env = child_environment(&spec)
+        .into_iter()
+        .map(|kv| cstr(&kv, "an environment entry"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ptrs = |v: &[CString]| {
+        v.iter()
+            .map(|c| c.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect::<Vec<_>>()
+    };
+    let plan = launch::Plan {
+        path: cstr(exe.as_os_str().as_bytes(), "the program path")?,
+        argv: ptrs(&args),
+        envp: ptrs(&env),
+        cwd: cstr(cwd.as_os_str().as_bytes(), "the working directory")?,
+        stdio: [stdin, stdout, stderr],
+        fd3,
+        take_tty,
+        // SAFETY: getpid is always safe.
+        parent: unsafe { libc::getpid() },
+        _args: args,
+        _env: env,
+    };
 
+    // Handlers first, so a signal that arrives while the child starts is counted, not fatal.
+    let _ = signals::Waker::for_thread();
     let started = Instant::now();
-    let child = cmd.spawn().map_err(|e| exec_error(&spec.program, e))?;
-    drop(cmd); // closes our copies of the child's pipe ends, so EOF can be seen
-    drop(fd3);
-    let pid = child.id() as i32;
-    if take_tty {
-        give_tty(pid);
-    }
-    let pidfd = match pidfd_open(pid) {
-        Ok(fd) => fd,
-        Err(e) => {
-            // SAFETY: kill the group we just created; we cannot supervise it.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-            let _ = std::process::Child::wait(&mut { child });
+    let (pid, pidfd) = match launch::launch(&plan) {
+        Ok(ok) => ok,
+        Err((e, "execve")) => return Err(exec_error(&spec.program, e)),
+        Err((e, step)) => {
             return Err(SpawnError::Io {
-                what: "pidfd_open (Linux 5.3 or newer is required)".into(),
+                what: format!("cannot start {} ({step})", spec.program.to_string_lossy()),
                 source: e,
             });
         }
     };
-    // The std handle is not needed: we reap through the pidfd. Dropping it does not wait.
-    drop(child);
+    drop(keep); // our copies of the child's ends: EOF on the pipes depends on closing them
+    if take_tty {
+        give_tty(pid);
+    }
     for fd in [&stdout_pipe, &stderr_pipe].into_iter().flatten() {
         set_nonblocking(fd.as_raw_fd());
     }
@@ -465,6 +453,29 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
     })
 }
 
+/// `KEY=VALUE` entries of the child's environment: ours (unless cleared), then `--env`.
+fn child_environment(spec: &Spec) -> Vec<Vec<u8>> {
+    let mut vars: Vec<(OsString, OsString)> = if spec.env_clear {
+        Vec::new()
+    } else {
+        std::env::vars_os().collect()
+    };
+    for (k, v) in &spec.env {
+        match vars.iter_mut().find(|(name, _)| name == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => vars.push((k.clone(), v.clone())),
+        }
+    }
+    vars.into_iter()
+        .map(|(k, v)| {
+            let mut kv = k.into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            kv
+        })
+        .collect()
+}
+
 fn exec_error(program: &OsString, e: std::io::Error) -> SpawnError {
     let shown = program.to_string_lossy().into_owned();
     match e.raw_os_error() {
@@ -479,49 +490,6 @@ fn exec_error(program: &OsString, e: std::io::Error) -> SpawnError {
     }
 }
 
-/// Runs in the forked child before exec: only async-signal-safe calls.
-fn child_setup(parent: i32, fd3: Option<RawFd>, take_tty: bool) -> std::io::Result<()> {
-    // SAFETY: every call below is async-signal-safe and gets valid arguments.
-    unsafe {
-        // Die with childproc, even if it is SIGKILLed. The parent may already be gone.
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-        if libc::getppid() != parent {
-            libc::_exit(125);
-        }
-        // Nothing but 0, 1, 2 (and fd 3 for fork) reaches the program: inherited descriptors
-        // without close-on-exec (a parent's jobserver pipe, say) are marked now.
-        if libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        ) != 0
-        {
-            for fd in 3..1024 {
-                let fl = libc::fcntl(fd, libc::F_GETFD);
-                if fl >= 0 {
-                    libc::fcntl(fd, libc::F_SETFD, fl | libc::FD_CLOEXEC);
-                }
-            }
-        }
-        if let Some(fd) = fd3 {
-            if fd == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0);
-            } else if libc::dup2(fd, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        if take_tty {
-            // Take the terminal ourselves too, so a read right after exec cannot race the
-            // parent's tcsetpgrp and get SIGTTIN.
-            libc::signal(libc::SIGTTOU, libc::SIG_IGN);
-            libc::tcsetpgrp(0, libc::getpid());
-            libc::signal(libc::SIGTTOU, libc::SIG_DFL);
-        }
-    }
-    Ok(())
-}
-
 impl SpawnError {
     /// Where a failure to start lands in the exit-code table.
     pub fn exit(&self) -> crate::exit::Exit {
@@ -532,6 +500,53 @@ impl SpawnError {
             | SpawnError::IsDirectory(_)
             | SpawnError::ExecFormat(_) => Exit::NotExecutable,
             _ => Exit::Failure,
+        }
+    }
+}
+
+/// For children that are driven by someone else's loop (cluster's persistent workers): the
+/// same race-free rules, without [`supervise`].
+impl Running {
+    /// Readable once the child has exited.
+    pub fn exit_fd(&self) -> RawFd {
+        self.pidfd.as_raw_fd()
+    }
+
+    /// The exit status if the child has exited, leaving it unreaped (its PGID stays reserved).
+    pub fn exited(&self) -> Option<Status> {
+        supervise::reap(self.pid, false)
+    }
+
+    /// Wait up to `grace` for the child to exit on its own, then SIGKILL its group; reap it.
+    pub fn finish(self, grace: Duration) -> Status {
+        let deadline = Instant::now() + grace;
+        let mut killed = false;
+        loop {
+            if let Some(st) = self.exited() {
+                // Take any stragglers of the group down with it before the PGID is freed.
+                self.signal_group(libc::SIGKILL);
+                return supervise::reap(self.pid, true).unwrap_or(st);
+            }
+            let now = Instant::now();
+            if now >= deadline && !killed {
+                self.signal_group(libc::SIGKILL);
+                killed = true;
+            }
+            let left = if killed {
+                100
+            } else {
+                deadline
+                    .saturating_duration_since(now)
+                    .as_millis()
+                    .clamp(1, 100) as i32
+            };
+            let mut pfd = libc::pollfd {
+                fd: self.exit_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(&mut pfd, 1, left) };
         }
     }
 }

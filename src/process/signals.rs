@@ -1,16 +1,22 @@
-//! Signals that reach childproc itself (SIGINT, SIGTERM, SIGHUP) are recorded and turned into a
-//! wake-up byte on a self-pipe, so the supervisor's `poll` loop sees them next to the child's
-//! pipes and pidfd. signal-hook provides the async-signal-safe registration.
+//! Signals that reach childproc itself (SIGINT, SIGTERM, SIGHUP) are counted, and every
+//! registered [`Waker`] gets a byte on its own self-pipe, so each `poll` loop — one per running
+//! child, possibly on several threads in `cluster` — sees them next to its child's descriptors.
+//! signal-hook provides the async-signal-safe registration; the handler only does atomic
+//! operations and write(2).
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Once;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 /// The signals childproc forwards to the children it runs.
 pub const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 static COUNTS: [AtomicU32; 3] = [AtomicU32::new(0), AtomicU32::new(0), AtomicU32::new(0)];
-static WAKE: OnceLock<(OwnedFd, OwnedFd)> = OnceLock::new();
+
+/// Write ends of the registered wake pipes; -1 is a free slot.
+const SLOTS: usize = 256;
+static WAKE_FDS: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
+static INSTALL: Once = Once::new();
 
 /// Process-wide set-up done first thing in `main`.
 ///
@@ -23,31 +29,30 @@ pub fn init_process() {
     }
 }
 
-/// Install the handlers (once). A signal that was ignored when childproc started stays ignored,
-/// as shells do for background jobs, so `nohup childproc …` still ignores SIGHUP.
-pub fn install() -> std::io::Result<RawFd> {
-    if let Some((r, _)) = WAKE.get() {
-        return Ok(r.as_raw_fd());
-    }
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
-        .map_err(std::io::Error::from)?;
-    let wfd = w.as_raw_fd();
-    let _ = WAKE.set((r, w));
-    for (i, &sig) in FORWARDED.iter().enumerate() {
-        if is_ignored(sig) {
-            continue;
+/// Install the handlers (once per process). A signal that was ignored when childproc started
+/// stays ignored, as shells do for background jobs, so `nohup childproc …` still ignores SIGHUP.
+fn install() {
+    INSTALL.call_once(|| {
+        for (i, &sig) in FORWARDED.iter().enumerate() {
+            if is_ignored(sig) {
+                continue;
+            }
+            // SAFETY: the action only does atomic operations and write(2), both
+            // async-signal-safe.
+            let _ = unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    COUNTS[i].fetch_add(1, Ordering::SeqCst);
+                    for slot in &WAKE_FDS {
+                        let fd = slot.load(Ordering::SeqCst);
+                        if fd >= 0 {
+                            let b = [i as u8];
+                            libc::write(fd, b.as_ptr().cast(), 1);
+                        }
+                    }
+                })
+            };
         }
-        // SAFETY: the action only does an atomic add and a write(2), both async-signal-safe.
-        unsafe {
-            signal_hook::low_level::register(sig, move || {
-                COUNTS[i].fetch_add(1, Ordering::SeqCst);
-                let b = [i as u8];
-                libc::write(wfd, b.as_ptr().cast(), 1);
-            })
-        }
-        .map_err(std::io::Error::other)?;
-    }
-    Ok(WAKE.get().map(|(r, _)| r.as_raw_fd()).unwrap_or(-1))
+    });
 }
 
 fn is_ignored(sig: i32) -> bool {
@@ -58,7 +63,79 @@ fn is_ignored(sig: i32) -> bool {
     }
 }
 
-/// Counters of received signals, read by the supervisor to notice new arrivals.
+/// A registered self-pipe: readable whenever a forwarded signal arrives.
+///
+/// One per thread, never closed: the handler may be about to write to a registered descriptor
+/// at any moment, so closing it could redirect that byte into a reused descriptor.
+pub struct Waker {
+    read: OwnedFd,
+    _write: OwnedFd,
+}
+
+thread_local! {
+    static THREAD_WAKER: std::cell::OnceCell<&'static Waker> = const { std::cell::OnceCell::new() };
+}
+
+impl Waker {
+    /// This thread's waker, registered on first use (which also installs the handlers).
+    pub fn for_thread() -> std::io::Result<&'static Waker> {
+        THREAD_WAKER.with(|cell| {
+            if let Some(w) = cell.get() {
+                return Ok(*w);
+            }
+            let w: &'static Waker = Box::leak(Box::new(Waker::register()?));
+            let _ = cell.set(w);
+            Ok(w)
+        })
+    }
+
+    fn register() -> std::io::Result<Waker> {
+        install();
+        let flags = nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK;
+        let (r, w) = nix::unistd::pipe2(flags).map_err(std::io::Error::from)?;
+        let wfd = w.as_raw_fd();
+        // With more threads than slots the extra ones still see signals on their next wake-up.
+        let _ = WAKE_FDS.iter().position(|s| {
+            s.compare_exchange(-1, wfd, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        });
+        Ok(Waker { read: r, _write: w })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
+    /// Empty the pipe after `poll` reported it readable.
+    pub fn drain(&self) {
+        let mut buf = [0u8; 64];
+        // SAFETY: reading into a local buffer from our own non-blocking pipe.
+        while unsafe { libc::read(self.fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+    }
+}
+
+static CANCEL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Ask every supervisor and worker loop to stop its child (cluster's `--halt now`, Ctrl-C):
+/// sets a flag and wakes every registered loop.
+pub fn cancel_all() {
+    CANCEL.store(true, Ordering::SeqCst);
+    for slot in &WAKE_FDS {
+        let fd = slot.load(Ordering::SeqCst);
+        if fd >= 0 {
+            let b = [0xffu8];
+            // SAFETY: writing one byte from a local buffer.
+            unsafe { libc::write(fd, b.as_ptr().cast(), 1) };
+        }
+    }
+}
+
+/// Whether [`cancel_all`] was called.
+pub fn cancelled() -> bool {
+    CANCEL.load(Ordering::SeqCst)
+}
+
+/// Counters of received signals, read by a supervisor to notice new arrivals.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Seen([u32; 3]);
 
@@ -74,18 +151,20 @@ impl Seen {
     /// Signals that arrived since `self`, in a fixed order, each once per arrival.
     pub fn new_since(&self, later: &Seen) -> Vec<i32> {
         let mut out = Vec::new();
-        for i in 0..3 {
+        for (i, &sig) in FORWARDED.iter().enumerate() {
             for _ in self.0[i]..later.0[i] {
-                out.push(FORWARDED[i]);
+                out.push(sig);
             }
         }
         out
     }
-}
 
-/// Empty the wake-up pipe after `poll` reported it readable.
-pub fn drain(fd: RawFd) {
-    let mut buf = [0u8; 64];
-    // SAFETY: reading into a local buffer from our own non-blocking pipe.
-    while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+    /// The first signal received so far, if any.
+    pub fn first(&self) -> Option<i32> {
+        FORWARDED
+            .iter()
+            .zip(self.0)
+            .find(|(_, n)| *n > 0)
+            .map(|(s, _)| *s)
+    }
 }

@@ -66,6 +66,7 @@ struct State {
     kill_sent: bool,
     escalate_at: Option<Instant>,
     escalated: bool,
+    cancelled: bool,
 }
 
 impl State {
@@ -88,7 +89,7 @@ impl State {
 
 /// Watch `child` until it has exited and its piped output is drained; return what happened.
 pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Outcome {
-    let sigfd = signals::install().ok();
+    let waker = signals::Waker::for_thread().ok();
     let mut seen = Seen::default();
     let deadline = limits.timeout.and_then(|t| child.started.checked_add(t));
     let mut outs: [Option<OwnedFd>; 2] = [child.stdout.take(), child.stderr.take()];
@@ -106,6 +107,7 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
         kill_sent: false,
         escalate_at: None,
         escalated: false,
+        cancelled: false,
     };
     let mut status: Option<Status> = None;
     let mut buf = vec![0u8; READ_CHUNK];
@@ -172,8 +174,8 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
         if status.is_none() {
             add(child.pidfd.as_raw_fd(), libc::POLLIN, Role::Pid);
         }
-        if let Some(fd) = sigfd {
-            add(fd, libc::POLLIN, Role::Signal);
+        if let Some(w) = waker {
+            add(w.fd(), libc::POLLIN, Role::Signal);
         }
         for (i, slot) in outs.iter().enumerate() {
             if let Some(fd) = slot {
@@ -199,7 +201,13 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
             }
             match *role {
                 Role::Signal => {
-                    signals::drain(pfd.fd);
+                    if let Some(w) = waker {
+                        w.drain();
+                    }
+                    if signals::cancelled() && !st.kill_sent {
+                        st.cancelled = true;
+                        st.stop(&child, limits.kill_signal.number(), limits);
+                    }
                     let cur = Seen::now();
                     for sig in seen.new_since(&cur) {
                         if st.interrupted.is_none() {
@@ -285,6 +293,7 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
         interrupted: st.interrupted,
         output_closed: st.output_closed,
         escalated: st.escalated,
+        cancelled: st.cancelled,
         duration: child.started.elapsed(),
     }
 }
@@ -360,7 +369,7 @@ fn write_some(fd: RawFd, bytes: &[u8]) -> std::io::Result<usize> {
 
 /// The child's status. With `reap == false` the zombie is left in place (WNOWAIT), which keeps
 /// its PID and process-group ID reserved.
-fn reap(pid: i32, reap: bool) -> Option<Status> {
+pub(crate) fn reap(pid: i32, reap: bool) -> Option<Status> {
     loop {
         // SAFETY: waitid on our own child into a zeroed siginfo.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };

@@ -1,0 +1,628 @@
+//! `childproc cluster`: a primary that feeds jobs to N worker slots through one shared queue (an
+//! idle slot always takes the next job, so work balances itself) and reports every job exactly
+//! once.
+//!
+//! Threads: a feeder streams inputs into a bounded queue (a million stdin lines are never held
+//! in memory); one thread per slot runs jobs — on a persistent IPC worker (`--task`, `--worker`)
+//! or as one supervised process per job (`--exec`) — and sends a [`JobResult`] back; the main
+//! thread reports, writes the joblog, draws progress and watches for signals. Every slot thread
+//! lives until the end of the run, which matters because `PR_SET_PDEATHSIG` is tied to the
+//! thread that spawned a child.
+
+pub mod report;
+pub mod role;
+pub mod tasks;
+pub mod worker;
+
+use std::ffi::OsString;
+use std::io::BufRead;
+use std::os::unix::ffi::OsStringExt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::cli::{ClusterArgs, Halt};
+use crate::cmd::UsageError;
+use crate::error_line;
+use crate::exit::Exit;
+use crate::output::Capture;
+use crate::process::{self, Input, Limits, Output, Spec, Status, signals, supervise};
+use tasks::Task;
+use worker::{IpcWorker, Reply};
+
+/// One unit of work.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// 1-based position in the input.
+    pub seq: u64,
+    pub input: Vec<u8>,
+}
+
+/// What happened to one job; sent once per job to the main thread.
+#[derive(Debug)]
+pub struct JobResult {
+    pub seq: u64,
+    pub input: Vec<u8>,
+    pub ok: bool,
+    /// Compact JSON (`--task`, `--worker`) or the job's stdout bytes (`--exec`).
+    pub output: Vec<u8>,
+    /// `--exec`: the job's stderr, printed grouped.
+    pub stderr: Vec<u8>,
+    pub error: Option<String>,
+    pub worker: usize,
+    pub pid: i32,
+    pub attempts: u32,
+    pub started: SystemTime,
+    pub duration: Duration,
+    pub exit_code: i32,
+    pub signal: i32,
+    pub command: String,
+}
+
+/// How jobs are run.
+enum Mode {
+    Task(Task),
+    Worker(Vec<String>),
+    Exec { template: Vec<String>, shell: bool },
+}
+
+struct Shared {
+    mode: Mode,
+    halt: Halt,
+    retries: u32,
+    job_timeout: Option<Duration>,
+    limits: Limits,
+    /// No more jobs are taken from the queue (halt, interruption, pool collapse).
+    stop: AtomicBool,
+    /// Slots whose worker kept dying at start-up and that gave up.
+    dead_slots: AtomicUsize,
+}
+
+/// How often a worker may die before answering its first job before its slot gives up.
+const MAX_STARTUP_DEATHS: u32 = 5;
+
+pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
+    let workers = a
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mode = if let Some(t) = a.task {
+        Mode::Task(t)
+    } else if let Some(w) = &a.worker {
+        let argv = shell_words::split(w).map_err(|e| UsageError(format!("--worker '{w}': {e}")))?;
+        if argv.is_empty() {
+            return Err(UsageError("--worker needs a command".into()).into());
+        }
+        Mode::Worker(argv)
+    } else if let Some(t) = &a.exec {
+        let template =
+            shell_words::split(t).map_err(|e| UsageError(format!("--exec '{t}': {e}")))?;
+        if template.is_empty() {
+            return Err(UsageError("--exec needs a command template".into()).into());
+        }
+        Mode::Exec {
+            template,
+            shell: a.shell,
+        }
+    } else {
+        return Err(UsageError("one of --task, --worker or --exec is required".into()).into());
+    };
+    let mut reporter = report::Reporter::new(&a)?;
+
+    let shared = Arc::new(Shared {
+        mode,
+        halt: a.halt,
+        retries: a.retries,
+        job_timeout: a.job_timeout,
+        limits: Limits {
+            timeout: a.job_timeout,
+            kill_signal: a.kill_signal,
+            kill_after: Some(a.kill_after).filter(|d| !d.is_zero()),
+        },
+        stop: AtomicBool::new(false),
+        dead_slots: AtomicUsize::new(0),
+    });
+
+    let started = Instant::now();
+    // Small queue: enough to keep every slot busy, never the whole input.
+    let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<Job>(workers * 4);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (res_tx, res_rx) = std::sync::mpsc::channel::<JobResult>();
+    let known_total = (!a.inputs.is_empty()).then_some(a.inputs.len() as u64);
+    reporter.set_total(known_total);
+    spawn_feeder(a.inputs, job_tx, Arc::clone(&shared));
+
+    let mut slots = Vec::with_capacity(workers);
+    for slot in 0..workers {
+        let rx = Arc::clone(&job_rx);
+        let tx = res_tx.clone();
+        let sh = Arc::clone(&shared);
+        slots.push(
+            std::thread::Builder::new()
+                .name(format!("slot-{slot}"))
+                .spawn(move || slot_loop(slot + 1, &sh, &rx, &tx))?,
+        );
+    }
+    drop(res_tx);
+
+    let mut interrupted: Option<i32> = None;
+    loop {
+        match res_rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(r) => reporter.job(r),
+            Err(RecvTimeoutError::Timeout) => reporter.tick(),
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if interrupted.is_none()
+            && let Some(sig) = signals::Seen::now().first()
+        {
+            interrupted = Some(sig);
+            shared.stop.store(true, Ordering::SeqCst);
+            signals::cancel_all();
+        }
+    }
+    for s in slots {
+        let _ = s.join();
+    }
+    if interrupted.is_none() {
+        interrupted = signals::Seen::now().first();
+    }
+    let pool_collapsed = shared.dead_slots.load(Ordering::SeqCst) >= workers;
+    reporter.finish(started.elapsed(), workers, interrupted);
+
+    if let Some(sig) = interrupted {
+        return Ok(Exit::Signal(sig));
+    }
+    if pool_collapsed {
+        return Ok(Exit::Failure);
+    }
+    Ok(match reporter.failed() {
+        0 => Exit::Child(0),
+        n if n > 100 => Exit::Child(101),
+        n => Exit::Child(n as u8),
+    })
+}
+
+/// Stream the inputs into the queue: arguments, or stdin lines (CRLF tolerated).
+fn spawn_feeder(inputs: Vec<OsString>, tx: SyncSender<Job>, shared: Arc<Shared>) {
+    std::thread::spawn(move || {
+        let mut seq = 0u64;
+        let mut send = |input: Vec<u8>| -> bool {
+            if shared.stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            seq += 1;
+            tx.send(Job { seq, input }).is_ok()
+        };
+        if !inputs.is_empty() {
+            for i in inputs {
+                if !send(i.into_vec()) {
+                    return;
+                }
+            }
+            return;
+        }
+        let stdin = std::io::stdin();
+        let mut lock = stdin.lock();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match lock.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    if line.last() == Some(&b'\n') {
+                        line.pop();
+                        if line.last() == Some(&b'\r') {
+                            line.pop();
+                        }
+                    }
+                    if !send(line.clone()) {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn next_job(rx: &Mutex<Receiver<Job>>, shared: &Shared) -> Option<Job> {
+    loop {
+        if shared.stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        let guard = rx.lock().ok()?;
+        match guard.recv_timeout(Duration::from_millis(100)) {
+            Ok(job) => return Some(job),
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+}
+
+fn slot_loop(slot: usize, shared: &Shared, rx: &Mutex<Receiver<Job>>, tx: &Sender<JobResult>) {
+    // Register this thread's signal waker before any child exists.
+    let _ = signals::Waker::for_thread();
+    match &shared.mode {
+        Mode::Exec { template, shell } => {
+            while let Some(job) = next_job(rx, shared) {
+                let r = run_exec_job(slot, shared, template, *shell, job);
+                if !send_result(shared, tx, r) {
+                    return;
+                }
+            }
+        }
+        Mode::Task(_) | Mode::Worker(_) => ipc_slot(slot, shared, rx, tx),
+    }
+}
+
+/// Apply `--halt` right here, before the slot can take another job, then report.
+fn send_result(shared: &Shared, tx: &Sender<JobResult>, r: JobResult) -> bool {
+    if !r.ok && shared.halt != Halt::Never && !shared.stop.swap(true, Ordering::SeqCst) {
+        error_line(&format!(
+            "job {} failed: --halt {}: {}",
+            r.seq,
+            if shared.halt == Halt::Now {
+                "now"
+            } else {
+                "soon"
+            },
+            if shared.halt == Halt::Now {
+                "killing running jobs, starting no more"
+            } else {
+                "starting no more jobs"
+            }
+        ));
+        if shared.halt == Halt::Now {
+            signals::cancel_all();
+        }
+    }
+    tx.send(r).is_ok()
+}
+
+/// The spec of a persistent worker for this mode.
+fn worker_spec(shared: &Shared) -> anyhow::Result<Spec> {
+    Ok(match &shared.mode {
+        Mode::Task(_) => Spec::new(
+            std::env::current_exe()?.into_os_string(),
+            vec!["cluster-worker".into()],
+        ),
+        Mode::Worker(argv) => Spec::new(
+            OsString::from(&argv[0]),
+            argv[1..].iter().map(OsString::from).collect(),
+        ),
+        Mode::Exec { .. } => anyhow::bail!("--exec has no persistent workers"),
+    })
+}
+
+/// The message that carries one job to a persistent worker.
+fn job_message(mode: &Mode, input: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(input);
+    match mode {
+        Mode::Task(t) => serde_json::to_vec(&serde_json::json!({"task": t.name(), "input": text}))
+            .unwrap_or_default(),
+        _ => match crate::ipc::compact(input) {
+            Ok(c) => c.into_owned(),
+            Err(_) => serde_json::to_vec(&text).unwrap_or_default(),
+        },
+    }
+}
+
+fn ipc_slot(slot: usize, shared: &Shared, rx: &Mutex<Receiver<Job>>, tx: &Sender<JobResult>) {
+    let mut current: Option<IpcWorker> = None;
+    let mut answered_since_start = 0u64;
+    let mut startup_deaths = 0u32;
+    let mut gave_up: Option<String> = None;
+    let command = match &shared.mode {
+        Mode::Task(t) => format!("task {}", t.name()),
+        Mode::Worker(argv) => argv.join(" "),
+        Mode::Exec { .. } => String::new(),
+    };
+    while let Some(job) = next_job(rx, shared) {
+        let began = Instant::now();
+        let wall = SystemTime::now();
+        let msg = job_message(&shared.mode, &job.input);
+        let mut attempts = 0u32;
+        let result = loop {
+            attempts += 1;
+            if let Some(why) = &gave_up {
+                break Err((why.clone(), 0, 0));
+            }
+            if current.is_none() {
+                match worker_spec(shared)
+                    .map_err(|e| e.to_string())
+                    .and_then(|spec| IpcWorker::start(spec).map_err(|e| e.to_string()))
+                {
+                    Ok(w) => {
+                        current = Some(w);
+                        answered_since_start = 0;
+                    }
+                    Err(e) => {
+                        let why = format!("cannot start worker: {e}");
+                        error_line(&format!("slot {slot}: {why}"));
+                        gave_up = Some(why.clone());
+                        shared.dead_slots.fetch_add(1, Ordering::SeqCst);
+                        break Err((why, 0, 0));
+                    }
+                }
+            }
+            let Some(w) = current.as_mut() else { continue };
+            let pid = w.pid;
+            match w.request(&msg, shared.job_timeout) {
+                Reply::Message(m) => {
+                    answered_since_start += 1;
+                    startup_deaths = 0;
+                    break Ok((m, pid));
+                }
+                Reply::Interrupted => {
+                    // Not reported: the run is being stopped. The worker is already killed.
+                    drop(current.take());
+                    return;
+                }
+                Reply::TimedOut => {
+                    current = None;
+                    let why = format!(
+                        "timed out after {}",
+                        humantime::format_duration(shared.job_timeout.unwrap_or_default())
+                    );
+                    if attempts > shared.retries {
+                        break Err((why, pid, 0));
+                    }
+                    error_line(&format!(
+                        "job {} {why}; retrying (attempt {})",
+                        job.seq,
+                        attempts + 1
+                    ));
+                }
+                Reply::Died(status) => {
+                    current = None;
+                    let how = describe(status);
+                    let why = format!("worker {pid} {how} while running the job");
+                    if answered_since_start == 0 {
+                        startup_deaths += 1;
+                        if startup_deaths >= MAX_STARTUP_DEATHS {
+                            let msg = format!(
+                                "worker keeps dying at start-up ({startup_deaths} times in a row, last: {how}); giving up on this slot"
+                            );
+                            error_line(&format!("slot {slot}: {msg}"));
+                            gave_up = Some(msg);
+                            shared.dead_slots.fetch_add(1, Ordering::SeqCst);
+                        } else {
+                            // Exponential backoff: 100 ms, 200 ms, 400 ms, ...
+                            std::thread::sleep(Duration::from_millis(100 << (startup_deaths - 1)));
+                        }
+                    }
+                    let sig = match status {
+                        Some(Status::Signaled(n)) => n,
+                        _ => 0,
+                    };
+                    if attempts > shared.retries {
+                        break Err((why, pid, sig));
+                    }
+                    error_line(&format!(
+                        "job {}: {why}; retrying (attempt {})",
+                        job.seq,
+                        attempts + 1
+                    ));
+                }
+            }
+        };
+        let (ok, output, error, pid, signal) = match result {
+            Ok((m, pid)) => match &shared.mode {
+                Mode::Task(_) => task_reply(m, pid),
+                _ => (true, m, None, pid, 0),
+            },
+            Err((why, pid, sig)) => (false, Vec::new(), Some(why), pid, sig),
+        };
+        let r = JobResult {
+            seq: job.seq,
+            input: job.input,
+            ok,
+            output,
+            stderr: Vec::new(),
+            error,
+            worker: slot,
+            pid,
+            attempts,
+            started: wall,
+            duration: began.elapsed(),
+            exit_code: i32::from(!ok),
+            signal,
+            command: command.clone(),
+        };
+        if !send_result(shared, tx, r) {
+            break;
+        }
+    }
+    if let Some(w) = current.take() {
+        let _ = w.shutdown(Duration::from_secs(2));
+    }
+}
+
+/// `{"result": N}` or `{"error": "..."}` from a built-in task worker.
+fn task_reply(m: Vec<u8>, pid: i32) -> (bool, Vec<u8>, Option<String>, i32, i32) {
+    match serde_json::from_slice::<serde_json::Value>(&m) {
+        Ok(serde_json::Value::Object(o)) => {
+            if let Some(v) = o.get("result") {
+                return (true, v.to_string().into_bytes(), None, pid, 0);
+            }
+            let e = o
+                .get("error")
+                .and_then(|e| e.as_str())
+                .unwrap_or("unknown error")
+                .to_string();
+            (false, Vec::new(), Some(e), pid, 0)
+        }
+        _ => (
+            false,
+            Vec::new(),
+            Some("malformed reply from task worker".into()),
+            pid,
+            0,
+        ),
+    }
+}
+
+fn describe(status: Option<Status>) -> String {
+    match status {
+        Some(Status::Exited(c)) => format!("exited with code {c}"),
+        Some(Status::Signaled(n)) => format!(
+            "was killed by {}",
+            crate::values::Signal::name_of(n).unwrap_or("a signal")
+        ),
+        None => "closed the channel".into(),
+    }
+}
+
+/// Build the argv of an `--exec` job: `{}` replaced by the input as one literal argument
+/// (appended when absent); with `--shell`, the input is shell-quoted into `sh -c`.
+fn exec_argv(template: &[String], shell: bool, input: &[u8]) -> Vec<OsString> {
+    if shell {
+        let quoted = shell_words::quote(&String::from_utf8_lossy(input)).into_owned();
+        let mut line = template.join(" ");
+        if line.contains("{}") {
+            line = line.replace("{}", &quoted);
+        } else {
+            line.push(' ');
+            line.push_str(&quoted);
+        }
+        return vec!["/bin/sh".into(), "-c".into(), line.into()];
+    }
+    let mut out = Vec::with_capacity(template.len() + 1);
+    let mut substituted = false;
+    for part in template {
+        if part.contains("{}") {
+            substituted = true;
+            let mut bytes = Vec::new();
+            let mut rest = part.as_str();
+            while let Some(i) = rest.find("{}") {
+                bytes.extend_from_slice(&rest.as_bytes()[..i]);
+                bytes.extend_from_slice(input);
+                rest = &rest[i + 2..];
+            }
+            bytes.extend_from_slice(rest.as_bytes());
+            out.push(OsString::from_vec(bytes));
+        } else {
+            out.push(OsString::from(part));
+        }
+    }
+    if !substituted {
+        out.push(OsString::from_vec(input.to_vec()));
+    }
+    out
+}
+
+fn run_exec_job(
+    slot: usize,
+    shared: &Shared,
+    template: &[String],
+    shell: bool,
+    job: Job,
+) -> JobResult {
+    let argv = exec_argv(template, shell, &job.input);
+    let command = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let began = Instant::now();
+    let wall = SystemTime::now();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let mut spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
+        spec.stdin = Input::Null;
+        spec.stdout = Output::Pipe;
+        spec.stderr = Output::Pipe;
+        let child = match process::spawn(spec) {
+            Ok(c) => c,
+            Err(e) => {
+                return JobResult {
+                    seq: job.seq,
+                    input: job.input,
+                    ok: false,
+                    output: Vec::new(),
+                    stderr: Vec::new(),
+                    error: Some(e.to_string()),
+                    worker: slot,
+                    pid: 0,
+                    attempts,
+                    started: wall,
+                    duration: began.elapsed(),
+                    exit_code: i32::from(e.exit().code()),
+                    signal: 0,
+                    command,
+                };
+            }
+        };
+        let mut cap = Capture::new(u64::MAX);
+        let out = supervise(child, &shared.limits, &mut cap);
+        let [stdout, stderr] = cap.bufs;
+        let (exit_code, signal) = match out.status {
+            Status::Exited(c) => (c, 0),
+            Status::Signaled(n) => (-1, n),
+        };
+        let crashed = out.timed_out || (signal != 0 && !out.cancelled && out.interrupted.is_none());
+        if crashed && attempts <= shared.retries && !shared.stop.load(Ordering::SeqCst) {
+            error_line(&format!(
+                "job {} {}; retrying (attempt {})",
+                job.seq,
+                if out.timed_out {
+                    "timed out".to_string()
+                } else {
+                    describe(Some(out.status))
+                },
+                attempts + 1
+            ));
+            continue;
+        }
+        let ok = !out.timed_out && out.status == Status::Exited(0);
+        let error = if ok {
+            None
+        } else if out.timed_out {
+            Some(format!(
+                "timed out after {}",
+                humantime::format_duration(shared.job_timeout.unwrap_or_default())
+            ))
+        } else if out.cancelled {
+            Some("killed: the run was stopped (--halt now)".into())
+        } else {
+            Some(describe(Some(out.status)))
+        };
+        return JobResult {
+            seq: job.seq,
+            input: job.input,
+            ok,
+            output: stdout,
+            stderr,
+            error,
+            worker: slot,
+            pid: out.pid,
+            attempts,
+            started: wall,
+            duration: began.elapsed(),
+            exit_code,
+            signal,
+            command,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_template_substitution_is_literal() {
+        let t: Vec<String> = vec!["echo".into(), "x{}y".into()];
+        assert_eq!(
+            exec_argv(&t, false, b"$(touch pwned)"),
+            vec![OsString::from("echo"), OsString::from("x$(touch pwned)y")]
+        );
+        let t: Vec<String> = vec!["echo".into()];
+        assert_eq!(
+            exec_argv(&t, false, b"a b"),
+            vec![OsString::from("echo"), OsString::from("a b")]
+        );
+        let sh = exec_argv(&["echo".to_string()], true, b"$(x)");
+        assert_eq!(sh[2], OsString::from("echo '$(x)'"));
+    }
+}

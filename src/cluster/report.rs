@@ -1,0 +1,254 @@
+//! Reporting for `cluster`: results in completion or input order, `--json` records, the joblog,
+//! the progress bar and the closing summary line.
+
+use std::collections::BTreeMap;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use anyhow::Context;
+
+use super::JobResult;
+use crate::cli::ClusterArgs;
+use crate::error_line;
+
+pub struct Reporter {
+    keep_order: bool,
+    json: bool,
+    exec_mode: bool,
+    next_seq: u64,
+    pending: BTreeMap<u64, JobResult>,
+    out: BufWriter<std::io::Stdout>,
+    out_ok: bool,
+    joblog: Option<BufWriter<std::fs::File>>,
+    progress: Option<indicatif::ProgressBar>,
+    last_flush: Instant,
+    done: u64,
+    failed: u64,
+}
+
+impl Reporter {
+    pub fn new(a: &ClusterArgs) -> anyhow::Result<Reporter> {
+        let joblog = match &a.joblog {
+            Some(p) => {
+                let f = std::fs::File::create(p)
+                    .with_context(|| format!("--joblog {}", p.display()))?;
+                let mut w = BufWriter::new(f);
+                writeln!(
+                    w,
+                    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand"
+                )?;
+                Some(w)
+            }
+            None => None,
+        };
+        let show = !a.no_progress && (a.progress || std::io::stderr().is_terminal());
+        Ok(Reporter {
+            keep_order: a.keep_order,
+            json: a.json,
+            exec_mode: a.exec.is_some(),
+            next_seq: 1,
+            pending: BTreeMap::new(),
+            out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            out_ok: true,
+            joblog,
+            progress: show.then(indicatif::ProgressBar::hidden),
+            last_flush: Instant::now(),
+            done: 0,
+            failed: 0,
+        })
+    }
+
+    pub fn set_total(&mut self, total: Option<u64>) {
+        let Some(old) = self.progress.take() else {
+            return;
+        };
+        drop(old);
+        let target = indicatif::ProgressDrawTarget::stderr_with_hz(10);
+        let pb = match total {
+            Some(n) => {
+                let pb = indicatif::ProgressBar::with_draw_target(Some(n), target);
+                let style = indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} jobs, {msg} [{elapsed_precise}, eta {eta}]",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+                pb.set_style(style);
+                pb
+            }
+            None => {
+                let pb = indicatif::ProgressBar::with_draw_target(None, target);
+                let style = indicatif::ProgressStyle::with_template(
+                    "{spinner} {pos} jobs, {msg} [{elapsed_precise}]",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+                pb.set_style(style);
+                pb
+            }
+        };
+        pb.set_message("0 failed");
+        self.progress = Some(pb);
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.failed
+    }
+
+    /// Take one finished job (exactly once per job).
+    pub fn job(&mut self, r: JobResult) {
+        self.done += 1;
+        if !r.ok {
+            self.failed += 1;
+        }
+        self.log(&r);
+        if let Some(pb) = &self.progress {
+            pb.inc(1);
+            pb.set_message(format!("{} failed", self.failed));
+        }
+        if self.keep_order {
+            self.pending.insert(r.seq, r);
+            while let Some(r) = self.pending.remove(&self.next_seq) {
+                self.next_seq += 1;
+                self.emit(&r);
+            }
+        } else {
+            self.emit(&r);
+        }
+        if self.last_flush.elapsed() >= Duration::from_millis(100) {
+            self.tick();
+        }
+    }
+
+    /// Periodic: make output visible.
+    pub fn tick(&mut self) {
+        if self.out_ok && self.out.flush().is_err() {
+            self.out_ok = false;
+        }
+        if let Some(j) = &mut self.joblog {
+            let _ = j.flush();
+        }
+        self.last_flush = Instant::now();
+    }
+
+    fn emit(&mut self, r: &JobResult) {
+        let input = String::from_utf8_lossy(&r.input);
+        if self.json {
+            let output = if !r.ok && !self.exec_mode {
+                serde_json::Value::Null
+            } else if self.exec_mode {
+                serde_json::Value::String(String::from_utf8_lossy(&r.output).into_owned())
+            } else {
+                serde_json::from_slice(&r.output).unwrap_or_else(|_| {
+                    serde_json::Value::String(String::from_utf8_lossy(&r.output).into_owned())
+                })
+            };
+            let rec = serde_json::json!({
+                "seq": r.seq,
+                "input": input,
+                "ok": r.ok,
+                "output": output,
+                "error": r.error,
+                "worker": r.worker,
+                "pid": r.pid,
+                "attempts": r.attempts,
+                "durationMs": (r.duration.as_micros() as f64) / 1000.0,
+            });
+            self.write(rec.to_string().as_bytes(), true);
+        } else if self.exec_mode {
+            self.write(&r.output, false);
+        } else if r.ok {
+            self.write(&r.output, true);
+        }
+        if self.exec_mode && !r.stderr.is_empty() {
+            // Grouped: the job's stderr in one piece, right after its stdout.
+            let _ = self.out.flush();
+            let _ = std::io::stderr().lock().write_all(&r.stderr);
+        }
+        if let Some(e) = &r.error {
+            let line = format!("job {} ({input}) failed: {e}", r.seq);
+            match &self.progress {
+                Some(pb) => pb.suspend(|| error_line(&line)),
+                None => error_line(&line),
+            }
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8], newline: bool) {
+        if !self.out_ok {
+            return;
+        }
+        let r = self.out.write_all(bytes).and_then(|()| {
+            if newline {
+                self.out.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        });
+        if r.is_err() {
+            self.out_ok = false;
+        }
+    }
+
+    fn log(&mut self, r: &JobResult) {
+        let Some(j) = &mut self.joblog else { return };
+        let start = r
+            .started
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let _ = writeln!(
+            j,
+            "{}\t:\t{:.3}\t{:.3}\t0\t{}\t{}\t{}\t{}",
+            r.seq,
+            start,
+            r.duration.as_secs_f64(),
+            r.output.len() + r.stderr.len(),
+            r.exit_code,
+            r.signal,
+            r.command.replace(['\t', '\n'], " "),
+        );
+    }
+
+    /// Flush everything and print the summary line on stderr.
+    pub fn finish(&mut self, wall: Duration, workers: usize, interrupted: Option<i32>) {
+        // Jobs still waiting for an earlier one (only when that one never finished).
+        let rest: Vec<JobResult> = std::mem::take(&mut self.pending).into_values().collect();
+        for r in &rest {
+            self.emit(r);
+        }
+        self.tick();
+        if let Some(pb) = self.progress.take() {
+            pb.finish_and_clear();
+        }
+        let cpu = children_cpu();
+        let speedup = if wall.as_secs_f64() > 0.0 {
+            cpu.as_secs_f64() / wall.as_secs_f64()
+        } else {
+            0.0
+        };
+        let stopped = match interrupted {
+            Some(sig) => format!(
+                ", interrupted by {}",
+                crate::values::Signal::name_of(sig).unwrap_or("a signal")
+            ),
+            None => String::new(),
+        };
+        error_line(&format!(
+            "cluster: {} jobs, {} failed, wall {:.3}s, cpu {:.3}s, speedup {:.2}x on {} workers{}",
+            self.done,
+            self.failed,
+            wall.as_secs_f64(),
+            cpu.as_secs_f64(),
+            speedup,
+            workers,
+            stopped
+        ));
+    }
+}
+
+/// User + system CPU time of every reaped child (workers and jobs).
+fn children_cpu() -> Duration {
+    // SAFETY: getrusage fills a zeroed struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}

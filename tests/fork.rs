@@ -1,0 +1,437 @@
+//! `childproc fork`: the Node IPC channel both ways — our echo child, `sh` children that speak
+//! the protocol on $NODE_CHANNEL_FD, and real Node in both directions.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+fn cp() -> Command {
+    Command::cargo_bin("childproc").expect("binary built")
+}
+
+fn bin() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("childproc")
+}
+
+fn lines(out: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn have_node() -> bool {
+    std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn send_then_stdin_in_order_through_the_echo_child() {
+    let out = cp()
+        .args(["fork", "--send", "1", "--send", r#"{"a" : [1, 2]}"#])
+        .write_stdin("\"three\"\r\n\n  \n[4]\n")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        lines(&out.stdout),
+        vec!["1", r#"{"a":[1,2]}"#, r#""three""#, "[4]"]
+    );
+}
+
+#[test]
+fn every_json_value_kind_round_trips() {
+    let input = "{\"k\":\"v\"}\n[1,\"x\",null]\n\"s\"\n-1.5e3\ntrue\nfalse\nnull\n0\n";
+    let out = cp().arg("fork").write_stdin(input).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(lines(&out.stdout), input.lines().collect::<Vec<_>>());
+}
+
+#[test]
+fn ten_thousand_messages_stay_in_order() {
+    let input: String = (0..10_000).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+    let out = cp()
+        .arg("fork")
+        .write_stdin(input.clone())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), input);
+}
+
+#[test]
+fn hundred_thousand_messages_both_ways_at_once() {
+    // ~200 bytes each: the echo child writes back while we are still sending.
+    let pad = "x".repeat(180);
+    let input: String = (0..100_000).map(|i| format!("[{i},\"{pad}\"]\n")).collect();
+    let t = Instant::now();
+    let out = cp()
+        .arg("fork")
+        .write_stdin(input.clone())
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout == input.as_bytes(), "all 100k echoed, in order");
+    assert!(t.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn unicode_and_escapes_survive() {
+    let input = concat!(
+        r#"["\u2028","line\nbreak","😀","\u0000","é\"\\"]"#,
+        "\n",
+        r#""\ud800""#,
+        "\n"
+    );
+    let out = cp().arg("fork").write_stdin(input).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), input);
+}
+
+#[test]
+fn a_one_megabyte_multibyte_message_round_trips() {
+    let big = "é😀".repeat(1 << 17); // 6 bytes x 131072 = 786 KiB of multi-byte text
+    let msg = format!("{{\"big\":\"{big}\"}}\n");
+    let out = cp().arg("fork").write_stdin(msg.clone()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout == msg.as_bytes());
+}
+
+#[test]
+fn a_sh_child_speaks_the_protocol_on_its_channel_fd() {
+    // The child reads one line from the channel and writes it back, then a second message.
+    let script = r#"read -r line <&"$NODE_CHANNEL_FD"; printf '%s\n{"from":"sh"}\n' "$line" >&"$NODE_CHANNEL_FD""#;
+    let big = "ü".repeat(1 << 19);
+    let msg = format!("\"{big}\"\n");
+    let out = cp()
+        .args(["fork", "--", "sh", "-c", script])
+        .write_stdin(msg.clone())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = format!("{msg}{{\"from\":\"sh\"}}\n");
+    assert!(out.stdout == want.as_bytes());
+}
+
+#[test]
+fn the_child_sees_fd_3_and_the_environment() {
+    let script = r#"printf '"%s %s %s"\n' "$NODE_CHANNEL_FD" "$NODE_CHANNEL_SERIALIZATION_MODE" "$(readlink /proc/self/fd/3 | cut -c1-7)" >&3"#;
+    let out = cp()
+        .args(["fork", "--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(lines(&out.stdout), vec![r#""3 json socket:""#]);
+}
+
+#[test]
+fn invalid_stdin_lines_are_reported_with_line_numbers_and_not_sent() {
+    let out = cp()
+        .arg("fork")
+        .write_stdin("1\n{oops\n2\n\nnot json\n3\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert_eq!(lines(&out.stdout), vec!["1", "2", "3"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2"), "{err}");
+    assert!(err.contains("line 5"), "{err}");
+}
+
+#[test]
+fn invalid_send_is_a_usage_error_before_spawning() {
+    let out = cp().args(["fork", "--send", "{nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn garbage_blank_and_partial_lines_from_the_child_are_skipped() {
+    let script = r#"printf '1\ngarbage{\n\n  \n{"ok":true}\n{"partial":' >&3"#;
+    let out = cp()
+        .args(["fork", "--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(lines(&out.stdout), vec!["1", r#"{"ok":true}"#]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("malformed"), "{err}");
+}
+
+#[test]
+fn node_internal_messages_are_not_printed() {
+    let script = r#"printf '{"cmd":"NODE_HANDLE","x":1}\n{"cmd":"NODE_"}\n{"cmd":"fooNODE_x"}\n{"a":{"cmd":"NODE_X"}}\n' >&3"#;
+    let out = cp()
+        .args(["fork", "--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert_eq!(
+        lines(&out.stdout),
+        vec![
+            r#"{"cmd":"NODE_"}"#,
+            r#"{"cmd":"fooNODE_x"}"#,
+            r#"{"a":{"cmd":"NODE_X"}}"#
+        ]
+    );
+}
+
+#[test]
+fn a_child_that_exits_right_after_2000_messages_loses_none() {
+    let script = r#"i=0; while [ $i -lt 2000 ]; do echo "$i"; i=$((i+1)); done >&3; exit 7"#;
+    let out = cp()
+        .args(["fork", "--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    let got = lines(&out.stdout);
+    assert_eq!(got.len(), 2000);
+    assert_eq!(got[1999], "1999");
+}
+
+#[test]
+fn a_child_killed_mid_stream_reports_the_signal_and_what_it_sent() {
+    let script = r#"echo 1 >&3; echo 2 >&3; kill -ABRT $$; echo 3 >&3"#;
+    let out = cp()
+        .args(["fork", "--", "sh", "-c", script])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(134));
+    assert_eq!(lines(&out.stdout), vec!["1", "2"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SIGABRT"));
+}
+
+#[test]
+fn a_child_that_closes_the_channel_early_is_waited_for() {
+    let t = Instant::now();
+    let out = cp()
+        .args(["fork", "--", "sh", "-c", "exec 3>&-; sleep 1; exit 4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "waited for the child"
+    );
+}
+
+#[test]
+fn a_child_exiting_with_a_big_backlog_ends_the_run_promptly() {
+    let input: String = (0..100_000).map(|i| format!("{i}\n")).collect();
+    let t = Instant::now();
+    let out = cp()
+        .args(["fork", "--", "sh", "-c", "exit 3"])
+        .write_stdin(input)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(t.elapsed() < Duration::from_secs(10));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.matches("closed").count() <= 1,
+        "one 'channel closed' line: {err}"
+    );
+}
+
+#[test]
+fn the_childs_stdout_goes_to_stderr() {
+    let out = cp()
+        .args([
+            "fork",
+            "--",
+            "sh",
+            "-c",
+            "echo human-text; echo '\"msg\"' >&3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(lines(&out.stdout), vec!["\"msg\""]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("human-text"));
+}
+
+#[test]
+fn fork_arguments_are_literal() {
+    let script = r#"for a in "$@"; do printf '"%s"\n' "$a"; done >&3"#;
+    let out = cp()
+        .args([
+            "fork", "--", "sh", "-c", script, "sh", "$(x)", "--help", "a b",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        lines(&out.stdout),
+        vec![r#""$(x)""#, r#""--help""#, r#""a b""#]
+    );
+}
+
+#[test]
+fn fork_honours_timeout() {
+    let t = Instant::now();
+    let out = cp()
+        .args(["fork", "--timeout", "300ms", "--", "sleep", "30"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(124));
+    assert!(t.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn advanced_serialization_is_refused() {
+    let out = cp()
+        .args(["fork", "--serialization", "advanced"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("advanced"));
+}
+
+#[test]
+fn node_child_round_trips_and_exits_on_disconnect() {
+    if !have_node() {
+        panic!("node is required (.ci/run installs it)");
+    }
+    let out = cp()
+        .args([
+            "fork",
+            "--",
+            "node",
+            "-e",
+            "process.on('message', m => process.send(m))",
+        ])
+        .write_stdin("{\"hello\":\"node\"}\n[1,2,3]\n\"\\ud800\"\n")
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        lines(&out.stdout),
+        vec![r#"{"hello":"node"}"#, "[1,2,3]", r#""\ud800""#]
+    );
+}
+
+#[test]
+fn a_js_program_runs_under_node() {
+    if !have_node() {
+        panic!("node is required (.ci/run installs it)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("echo.js");
+    std::fs::write(
+        &script,
+        "process.on('message', m => process.send({got: m}));\n",
+    )
+    .unwrap();
+    let out = cp()
+        .arg("fork")
+        .arg(&script)
+        .write_stdin("42\n")
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines(&out.stdout), vec![r#"{"got":42}"#]);
+}
+
+#[test]
+fn a_node_parent_forks_childproc_as_its_echo_child() {
+    if !have_node() {
+        panic!("node is required (.ci/run installs it)");
+    }
+    let js = r#"
+const { fork, spawn } = require('child_process');
+const bin = process.argv[1];
+const got = [];
+const c = fork('anything.js', [], { execPath: bin, execArgv: [] });
+c.on('message', m => { got.push(m); if (got.length === 3) c.disconnect(); });
+c.on('exit', (code) => {
+  const s = spawn(bin, ['ipc-echo'], { stdio: [0, 1, 2, 'ipc'] });
+  s.on('message', m => { got.push(m); s.disconnect(); });
+  s.on('exit', (code2) => { console.log(JSON.stringify({ got, code, code2 })); });
+  s.send({ via: 'spawn' });
+});
+c.send({ a: 1 }); c.send('two'); c.send([3, '\u2028', '\ud800']);
+"#;
+    let mut child = std::process::Command::new("node")
+        .args(["-e", js, bin().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_with_deadline(&mut child, Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Node re-encodes the lone surrogate as an escape; compare the exact line it printed.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"got\":[{\"a\":1},\"two\",[3,\"\u{2028}\",\"\\ud800\"],{\"via\":\"spawn\"}],\"code\":0,\"code2\":0}\n"
+    );
+}
+
+fn wait_with_deadline(child: &mut std::process::Child, limit: Duration) -> std::process::Output {
+    let t = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            panic!("timed out after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    let _ = std::io::stdout().flush();
+    std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
