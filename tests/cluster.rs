@@ -294,3 +294,396 @@ fn halt_now_stops_after_the_first_failure() {
     assert!(!err.contains("5 jobs"), "{err}");
     assert!(out.status.code().unwrap() >= 1);
 }
+
+#[test]
+fn builtin_tasks_give_known_results() {
+    let out = cp()
+        .args(["cluster", "-w", "2", "-k", "--task", "fib", "30", "40", "1"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout_lines(&out), vec!["832040", "102334155", "1"]);
+    let out = cp()
+        .args(["cluster", "--task", "sum", "1000000"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_lines(&out), vec!["500000500000"]);
+    let out = cp()
+        .args(["cluster", "--task", "primes", "100"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_lines(&out), vec!["25"]);
+    let out = cp()
+        .args(["cluster", "--task", "spin", "20"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout_lines(&out), vec!["20"]);
+}
+
+#[test]
+fn invalid_task_inputs_fail_only_their_job() {
+    let out = cp()
+        .args(["cluster", "-w", "2", "-k", "--json", "--task", "fib", "--"])
+        .args(["abc", "-3", "10", "94"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let recs: Vec<serde_json::Value> = stdout_lines(&out)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 4);
+    assert_eq!(recs[2]["output"], 55);
+    for i in [0, 1, 3] {
+        assert_eq!(recs[i]["ok"], false);
+        assert!(recs[i]["output"].is_null());
+        assert!(recs[i]["error"].as_str().unwrap().len() > 5);
+    }
+}
+
+#[test]
+fn task_mode_runs_every_job_exactly_once() {
+    let inputs: Vec<String> = (1..=100).map(|i| (i % 20).to_string()).collect();
+    let out = cp()
+        .args(["cluster", "-w", "4", "--json", "--task", "fib"])
+        .args(&inputs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let mut seqs: Vec<u64> = stdout_lines(&out)
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
+}
+
+fn sh_worker() -> &'static str {
+    // A persistent worker in sh: answers each message with ["done", <message>].
+    r#"sh -c 'while read -r m <&"$NODE_CHANNEL_FD"; do printf "[\"done\",%s]\n" "$m" >&"$NODE_CHANNEL_FD"; done'"#
+}
+
+#[test]
+fn worker_mode_runs_every_job_exactly_once_and_sends_json_or_strings() {
+    let mut inputs: Vec<String> = (1..=98).map(|i| i.to_string()).collect();
+    inputs.push("plain text".into());
+    inputs.push(r#"{"k":[1,2]}"#.into());
+    let out = cp()
+        .args(["cluster", "-w", "4", "-k", "--worker", sh_worker()])
+        .args(&inputs)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = stdout_lines(&out);
+    assert_eq!(lines.len(), 100);
+    assert_eq!(lines[0], r#"["done",1]"#);
+    assert_eq!(lines[98], r#"["done","plain text"]"#);
+    assert_eq!(lines[99], r#"["done",{"k":[1,2]}]"#);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("exited"), "no worker-exit noise: {err}");
+}
+
+#[test]
+fn node_workers_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.js");
+    std::fs::write(
+        &w,
+        "process.on('message', m => process.send({ sq: m * m, pid: process.pid }));\n",
+    )
+    .unwrap();
+    let out = cp()
+        .args(["cluster", "-w", "2", "-k", "--worker"])
+        .arg(format!("node {}", w.display()))
+        .args(["2", "3", "4"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sq: Vec<i64> = stdout_lines(&out)
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["sq"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(sq, vec![4, 9, 16]);
+}
+
+#[test]
+fn more_workers_than_jobs_is_quiet() {
+    let out = cp()
+        .args(["cluster", "-w", "8", "--worker", sh_worker(), "only"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "only the summary line: {err}");
+}
+
+#[test]
+fn a_worker_that_crashes_on_one_job_is_replaced() {
+    // Dies on the input "boom", answers everything else.
+    let worker = r#"sh -c 'while read -r m <&3; do [ "$m" = "\"boom\"" ] && kill -9 $$; echo "$m" >&3; done'"#;
+    let inputs = ["1", "2", "boom", "3", "4", "5", "6"];
+    let out = cp()
+        .args(["cluster", "-w", "2", "--json", "--worker", worker])
+        .args(inputs)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs: Vec<serde_json::Value> = stdout_lines(&out)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 7, "every job reported once");
+    let boom = recs.iter().find(|r| r["input"] == "boom").unwrap();
+    assert_eq!(boom["ok"], false);
+    assert!(boom["error"].as_str().unwrap().contains("SIGKILL"));
+    assert_eq!(recs.iter().filter(|r| r["ok"] == true).count(), 6);
+}
+
+#[test]
+fn a_crashing_job_is_retried_on_a_new_worker() {
+    // The first worker of each slot dies on its first job; replacements work.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("crashed");
+    let worker = format!(
+        r#"sh -c 'if [ ! -e {m} ]; then touch {m}; read -r m <&3; kill -9 $$; fi; while read -r m <&3; do echo "$m" >&3; done'"#,
+        m = marker.display()
+    );
+    let out = cp()
+        .args([
+            "cluster",
+            "-w",
+            "1",
+            "--json",
+            "--retries",
+            "1",
+            "--worker",
+            &worker,
+            "7",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rec["ok"], true);
+    assert_eq!(rec["output"], 7);
+    assert_eq!(rec["attempts"], 2);
+}
+
+#[test]
+fn a_crash_loop_gives_up_within_seconds() {
+    let t = Instant::now();
+    let inputs: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+    let out = cp()
+        .args(["cluster", "-w", "2", "--worker", "sh -c 'exit 3'"])
+        .args(&inputs)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("giving up"), "{err}");
+    assert!(
+        err.contains("50 jobs, 50 failed"),
+        "every job reported once: {err}"
+    );
+}
+
+#[test]
+fn a_worker_killed_from_outside_mid_job_is_reported_and_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    // The worker records its pid and then takes 30 s on the job "slow".
+    let worker = format!(
+        r#"sh -c 'while read -r m <&3; do if [ "$m" = "\"slow\"" ]; then echo $$ > {p}; sleep 30; fi; echo "$m" >&3; done'"#,
+        p = pidfile.display()
+    );
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("childproc"))
+        .args([
+            "cluster", "-w", "1", "-k", "--json", "--worker", &worker, "slow", "after",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let pid = loop {
+        if let Ok(s) = std::fs::read_to_string(&pidfile)
+            && let Ok(p) = s.trim().parse::<i32>()
+        {
+            break p;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "worker never started the job"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // SAFETY: signalling the worker process we were told about.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let recs: Vec<serde_json::Value> = stdout_lines(&out)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0]["ok"], false);
+    assert!(recs[0]["error"].as_str().unwrap().contains("SIGKILL"));
+    assert_eq!(recs[1]["ok"], true, "a new worker took the next job");
+    assert!(t.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn sigterm_to_the_primary_leaves_no_worker_or_job_behind() {
+    for mode in [
+        ["--exec", "sleep"],
+        ["--worker", "sh -c 'read -r m <&3; sleep 60'"],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("childproc"))
+            .current_dir(dir.path())
+            .args([
+                "cluster",
+                "-w",
+                "2",
+                "--no-progress",
+                mode[0],
+                mode[1],
+                "61",
+                "62",
+                "63",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let primary = child.id() as i32;
+        // Wait until both slots have a child running.
+        let t = Instant::now();
+        while descendants(primary).len() < 2 {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "workers never started"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let before = descendants(primary);
+        // SAFETY: signalling the child we spawned.
+        unsafe { libc::kill(primary, libc::SIGTERM) };
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(143), "{mode:?}");
+        for pid in before {
+            assert!(gone(pid), "{mode:?}: process {pid} survived");
+        }
+    }
+}
+
+#[test]
+fn two_runs_at_the_same_time_each_get_their_own_results() {
+    let run = |tag: &'static str| {
+        std::thread::spawn(move || {
+            let inputs: Vec<String> = (0..40).map(|i| format!("{tag}{i}")).collect();
+            let out = cp()
+                .args(["cluster", "-w", "2", "-k", "--worker", sh_worker()])
+                .args(&inputs)
+                .output()
+                .unwrap();
+            (inputs, stdout_lines(&out))
+        })
+    };
+    let a = run("a");
+    let b = run("b");
+    for h in [a, b] {
+        let (inputs, lines) = h.join().unwrap();
+        let want: Vec<String> = inputs
+            .iter()
+            .map(|i| format!(r#"["done","{i}"]"#))
+            .collect();
+        assert_eq!(lines, want);
+    }
+}
+
+/// All live descendants of `pid` (children and their children), from /proc.
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        // Children are listed per thread: the primary's slot threads spawn them.
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let path = task.path().join("children");
+            if let Ok(s) = std::fs::read_to_string(path) {
+                for c in s.split_whitespace().filter_map(|c| c.parse::<i32>().ok()) {
+                    out.push(c);
+                    frontier.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// True once `pid` is gone or a zombie (dead, awaiting a reaper that is not ours).
+fn gone(pid: i32) -> bool {
+    let t = Instant::now();
+    loop {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return true,
+            Ok(s) => {
+                let state = s
+                    .rsplit(')')
+                    .next()
+                    .and_then(|r| r.split_whitespace().next());
+                if state == Some("Z") {
+                    return true;
+                }
+            }
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

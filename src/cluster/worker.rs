@@ -69,20 +69,9 @@ impl IpcWorker {
             return Reply::Died(self.exit_status(Duration::from_millis(500)));
         }
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut exited = false;
         loop {
-            while let Some(l) = self.dec.next_line() {
-                if l.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                match ipc::compact(l) {
-                    Ok(m) if ipc::is_internal(&m) => {}
-                    Ok(m) => return Reply::Message(m.into_owned()),
-                    Err(e) => error_line(&format!(
-                        "worker {}: malformed message skipped: {e}",
-                        self.pid
-                    )),
-                }
+            if let Some(m) = self.next_message() {
+                return Reply::Message(m);
             }
             let wait_ms = match deadline {
                 None => -1,
@@ -104,7 +93,7 @@ impl IpcWorker {
                     revents: 0,
                 },
                 libc::pollfd {
-                    fd: if exited { -1 } else { exit_fd },
+                    fd: exit_fd,
                     events: libc::POLLIN,
                     revents: 0,
                 },
@@ -136,11 +125,41 @@ impl IpcWorker {
                     Ok(k) => self.dec.push(&self.buf[..k]),
                 }
             } else if fds[1].revents != 0 {
-                // The worker exited; whatever it sent before is still readable from the socket,
-                // so keep reading until the socket reports end of file.
-                exited = true;
+                // The worker exited. What it sent before is still in the socket: take what is
+                // there now (a straggler of its group may hold the socket open, so do not wait
+                // for end of file), and look once more for the answer.
+                let _ = self.stream.set_nonblocking(true);
+                while let Ok(k) = self.stream.read(&mut self.buf) {
+                    if k == 0 {
+                        break;
+                    }
+                    self.dec.push(&self.buf[..k]);
+                }
+                let _ = self.stream.set_nonblocking(false);
+                if let Some(m) = self.next_message() {
+                    return Reply::Message(m);
+                }
+                return Reply::Died(self.exit_status(Duration::ZERO));
             }
         }
+    }
+
+    /// The next complete user message already received, if any.
+    fn next_message(&mut self) -> Option<Vec<u8>> {
+        while let Some(l) = self.dec.next_line() {
+            if l.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match ipc::compact(l) {
+                Ok(m) if ipc::is_internal(&m) => {}
+                Ok(m) => return Some(m.into_owned()),
+                Err(e) => error_line(&format!(
+                    "worker {}: malformed message skipped: {e}",
+                    self.pid
+                )),
+            }
+        }
+        None
     }
 
     /// Give the worker `grace` to exit, then kill its group; reap it.
