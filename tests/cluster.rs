@@ -537,7 +537,7 @@ fn a_worker_killed_from_outside_mid_job_is_reported_and_replaced() {
         r#"sh -c 'while read -r m <&3; do if [ "$m" = "\"slow\"" ]; then echo $$ > {p}; sleep 30; fi; echo "$m" >&3; done'"#,
         p = pidfile.display()
     );
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("childproc"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("childproc"))
         .args([
             "cluster", "-w", "1", "-k", "--json", "--worker", &worker, "slow", "after",
         ])
@@ -580,7 +580,7 @@ fn sigterm_to_the_primary_leaves_no_worker_or_job_behind() {
         ["--worker", "sh -c 'read -r m <&3; sleep 60'"],
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("childproc"))
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("childproc"))
             .current_dir(dir.path())
             .args([
                 "cluster",
