@@ -435,3 +435,33 @@ fn wait_with_deadline(child: &mut std::process::Child, limit: Duration) -> std::
         stderr,
     }
 }
+
+#[test]
+fn a_node_echo_child_returns_every_message_of_a_big_burst() {
+    if !have_node() {
+        panic!("node is required (.ci/run installs it)");
+    }
+    // Node drops replies still queued when it reads end-of-file, so childproc must not
+    // half-close while replies are on their way.
+    let input: String = (0..50_000).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+    let out = cp()
+        .args([
+            "fork",
+            "--",
+            "node",
+            "-e",
+            "process.on('message', m => process.send(m))",
+        ])
+        .write_stdin(input.clone())
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines(&out.stdout).len(), 50_000);
+    assert!(out.stdout == input.as_bytes());
+}

@@ -11,7 +11,7 @@ use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -23,6 +23,25 @@ use crate::ipc;
 use crate::process::{self, Input, Output, supervise};
 
 const CHUNK: usize = 256 * 1024;
+
+/// After input ends, the channel is half-closed only once the child has been quiet this long.
+///
+/// A Node child closes its channel the moment it reads end-of-file and drops every reply still
+/// queued in libuv (seen: 196k of 200k echoes lost when half-closing right after the last
+/// send). Replies queue only while we are not reading, so "we are waiting in read and nothing
+/// came for a while" means nothing is queued over there.
+const QUIET: Duration = Duration::from_millis(100);
+
+/// What the reader thread is doing, for the writer's decision to half-close.
+#[derive(Default)]
+struct Activity {
+    /// Total bytes received from the child.
+    bytes: AtomicU64,
+    /// The reader is blocked in read(2) (not busy printing).
+    waiting: AtomicBool,
+    /// The child closed the channel.
+    closed: AtomicBool,
+}
 
 pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
     let limits = limits(&a.run);
@@ -41,13 +60,14 @@ pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
 
     let child = process::spawn(spec)?;
 
-    let progress = Arc::new(AtomicU64::new(0));
+    let activity = Arc::new(Activity::default());
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let reader = {
         let stream = parent.try_clone().context("cannot clone the IPC socket")?;
-        let progress = Arc::clone(&progress);
+        let activity = Arc::clone(&activity);
         std::thread::spawn(move || {
-            relay_from_child(stream, &progress);
+            relay_from_child(stream, &activity);
+            activity.closed.store(true, Ordering::SeqCst);
             let _ = done_tx.send(());
         })
     };
@@ -57,10 +77,11 @@ pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
         let stream = parent.try_clone().context("cannot clone the IPC socket")?;
         let invalid_input = Arc::clone(&invalid_input);
         let writer_done = Arc::clone(&writer_done);
+        let activity = Arc::clone(&activity);
         let sends = a.send;
         // Detached on purpose: it may be blocked reading a terminal when the child is gone.
         std::thread::spawn(move || {
-            relay_to_child(stream, sends, &invalid_input);
+            relay_to_child(stream, sends, &invalid_input, &activity);
             writer_done.store(true, Ordering::SeqCst);
         });
     }
@@ -74,7 +95,7 @@ pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
         match done_rx.recv_timeout(Duration::from_millis(500)) {
             Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                let now = progress.load(Ordering::SeqCst);
+                let now = activity.bytes.load(Ordering::SeqCst);
                 if now == last {
                     let _ = parent.shutdown(std::net::Shutdown::Both);
                 }
@@ -114,20 +135,23 @@ fn child_command(
 }
 
 /// Print every user message from the child on stdout, one compact JSON line each, in order.
-fn relay_from_child(mut stream: UnixStream, progress: &AtomicU64) {
+fn relay_from_child(mut stream: UnixStream, activity: &Activity) {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(CHUNK, stdout.lock());
     let mut out_ok = true;
     let mut dec = ipc::LineDecoder::new();
     let mut buf = vec![0u8; CHUNK];
     loop {
-        let n = match stream.read(&mut buf) {
+        activity.waiting.store(true, Ordering::SeqCst);
+        let r = stream.read(&mut buf);
+        activity.waiting.store(false, Ordering::SeqCst);
+        let n = match r {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        progress.fetch_add(n as u64, Ordering::SeqCst);
+        activity.bytes.fetch_add(n as u64, Ordering::SeqCst);
         dec.push(&buf[..n]);
         while let Some(line) = dec.next_line() {
             if line.iter().all(u8::is_ascii_whitespace) {
@@ -155,8 +179,30 @@ fn relay_from_child(mut stream: UnixStream, progress: &AtomicU64) {
     let _ = out.flush();
 }
 
+/// Wait until the reader has sat in read(2) with nothing arriving for [`QUIET`] (see there).
+/// A child that never stops talking is never cut off; `--timeout` bounds such a run.
+fn wait_until_quiet(activity: &Activity) {
+    let mut last_bytes = activity.bytes.load(Ordering::SeqCst);
+    let mut quiet_since = Instant::now();
+    while !activity.closed.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(5));
+        let bytes = activity.bytes.load(Ordering::SeqCst);
+        if bytes != last_bytes || !activity.waiting.load(Ordering::SeqCst) {
+            last_bytes = bytes;
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() >= QUIET {
+            return;
+        }
+    }
+}
+
 /// Send `--send` values, then each non-blank stdin line; half-close when input ends.
-fn relay_to_child(stream: UnixStream, sends: Vec<String>, invalid: &AtomicBool) {
+fn relay_to_child(
+    stream: UnixStream,
+    sends: Vec<String>,
+    invalid: &AtomicBool,
+    activity: &Activity,
+) {
     let mut w = std::io::BufWriter::with_capacity(CHUNK, &stream);
     let closed = |line_no: Option<u64>| match line_no {
         Some(n) => error_line(&format!(
@@ -250,6 +296,7 @@ fn relay_to_child(stream: UnixStream, sends: Vec<String>, invalid: &AtomicBool) 
         return;
     }
     drop(w);
+    wait_until_quiet(activity);
     // Half-close: the child sees end of input ('disconnect' in Node) but can still answer.
     let _ = stream.shutdown(std::net::Shutdown::Write);
 }

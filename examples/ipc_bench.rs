@@ -1,0 +1,74 @@
+//! Round trips and bursts through childproc's IPC channel and its built-in echo child
+//! (`childproc ipc-echo`), driven with the same library code `fork` and `cluster` use.
+//! Used by `bench/ipc.sh`; prints one JSON object.
+//!
+//! usage: ipc_bench PATH_TO_CHILDPROC [ROUND_TRIPS] [BURST]
+
+use std::io::{Read, Write};
+use std::time::Instant;
+
+use childproc::ipc;
+use childproc::process::{self, Input, Output, Spec};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let bin = args.next().expect("path to childproc");
+    let trips: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let burst: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(200_000);
+
+    let (stream, child_end) = ipc::socketpair().expect("socketpair");
+    let mut spec = Spec::new(bin, vec!["ipc-echo".into()]);
+    for (k, v) in ipc::child_env() {
+        spec.env.push((k.into(), v.into()));
+    }
+    spec.fd3 = Some(child_end);
+    spec.stdin = Input::Null;
+    spec.stdout = Output::Inherit;
+    let child = process::spawn(spec).expect("spawn echo child");
+
+    // Sequential: one message in flight.
+    let mut reader = stream.try_clone().expect("clone");
+    let mut dec = ipc::LineDecoder::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let msg = b"{\"seq\":12345,\"payload\":\"ping\"}\n";
+    let t = Instant::now();
+    for _ in 0..trips {
+        (&stream).write_all(msg).expect("write");
+        loop {
+            if dec.next_line().is_some() {
+                break;
+            }
+            let n = reader.read(&mut buf).expect("read");
+            assert!(n > 0, "echo child closed the channel");
+            dec.push(&buf[..n]);
+        }
+    }
+    let seq_rate = trips as f64 / t.elapsed().as_secs_f64();
+
+    // Burst: a writer thread pipelines every message while this thread reads the echoes.
+    let w = stream.try_clone().expect("clone");
+    let t = Instant::now();
+    let writer = std::thread::spawn(move || {
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, &w);
+        for i in 0..burst {
+            writeln!(out, "{{\"i\":{i},\"p\":\"abcdefgh\"}}").expect("write");
+        }
+        out.flush().expect("flush");
+    });
+    let mut got = 0;
+    while got < burst {
+        let n = reader.read(&mut buf).expect("read");
+        assert!(n > 0, "echo child closed the channel");
+        dec.push(&buf[..n]);
+        while dec.next_line().is_some() {
+            got += 1;
+        }
+    }
+    let burst_rate = burst as f64 / t.elapsed().as_secs_f64();
+    writer.join().expect("writer");
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let status = child.finish(std::time::Duration::from_secs(5));
+    println!(
+        "{{\"roundTripsPerSec\":{seq_rate:.0},\"burstMsgsPerSec\":{burst_rate:.0},\"echoExit\":\"{status:?}\"}}"
+    );
+}
