@@ -687,3 +687,54 @@ fn gone(pid: i32) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_timed_out_task_fails_alone_and_the_queued_ones_still_run() {
+    // Built-in task workers get several jobs queued; killing the worker for the slow one must
+    // not lose or fail the jobs queued behind it.
+    let t = Instant::now();
+    let out = cp()
+        .args([
+            "cluster",
+            "-w",
+            "1",
+            "-k",
+            "--json",
+            "--job-timeout",
+            "300ms",
+        ])
+        .args(["--task", "spin", "20000", "1", "2", "3"])
+        .output()
+        .unwrap();
+    assert!(t.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs: Vec<serde_json::Value> = stdout_lines(&out)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 4);
+    assert_eq!(recs[0]["ok"], false);
+    assert!(recs[0]["error"].as_str().unwrap().contains("timed out"));
+    for (i, want) in [(1, 1), (2, 2), (3, 3)] {
+        assert_eq!(recs[i]["output"], want);
+        assert_eq!(recs[i]["attempts"], 1);
+    }
+}
+
+#[test]
+fn tiny_task_jobs_are_all_reported_once() {
+    let input = "1\n".repeat(20_000);
+    let out = cp()
+        .args(["cluster", "-w", "2", "--task", "fib"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout_lines(&out).len(), 20_000);
+    assert!(stdout_lines(&out).iter().all(|l| l == "1"));
+}

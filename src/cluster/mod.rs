@@ -306,130 +306,210 @@ fn job_message(mode: &Mode, input: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A job sent (or about to be sent) to a persistent worker.
+struct InFlight {
+    job: Job,
+    msg: Vec<u8>,
+    /// Attempts that ended in a crash or timeout of this very job.
+    attempts: u32,
+    began: Instant,
+    wall: SystemTime,
+}
+
+/// How many jobs a slot keeps queued at its worker. Built-in task workers answer in order, so
+/// a short pipeline hides the round trip for tiny jobs; user workers get one job at a time
+/// (their next message is the answer to the job in flight).
+fn pipeline_depth(mode: &Mode) -> usize {
+    match mode {
+        Mode::Task(_) => 16,
+        _ => 1,
+    }
+}
+
+/// Take a job without waiting (`None` also when the queue is merely empty right now).
+fn try_next_job(rx: &Mutex<Receiver<Job>>, shared: &Shared) -> Option<Job> {
+    if shared.stop.load(Ordering::SeqCst) {
+        return None;
+    }
+    rx.lock().ok()?.try_recv().ok()
+}
+
 fn ipc_slot(slot: usize, shared: &Shared, rx: &Mutex<Receiver<Job>>, tx: &Sender<JobResult>) {
-    let mut current: Option<IpcWorker> = None;
-    let mut answered_since_start = 0u64;
-    let mut startup_deaths = 0u32;
-    let mut gave_up: Option<String> = None;
+    let depth = pipeline_depth(&shared.mode);
     let command = match &shared.mode {
         Mode::Task(t) => format!("task {}", t.name()),
         Mode::Worker(argv) => argv.join(" "),
         Mode::Exec { .. } => String::new(),
     };
-    while let Some(job) = next_job(rx, shared) {
-        let began = Instant::now();
-        let wall = SystemTime::now();
-        let msg = job_message(&shared.mode, &job.input);
-        let mut attempts = 0u32;
-        let result = loop {
-            attempts += 1;
-            if let Some(why) = &gave_up {
-                break Err((why.clone(), 0, 0));
+    let mut current: Option<IpcWorker> = None;
+    let mut answered_since_start = 0u64;
+    let mut startup_deaths = 0u32;
+    let mut gave_up: Option<String> = None;
+    // Sent to the current worker, oldest first; the front one is the job it is running.
+    let mut inflight: std::collections::VecDeque<InFlight> = Default::default();
+    // Taken from the queue but not (or no longer) at a worker: resent first.
+    let mut ready: std::collections::VecDeque<InFlight> = Default::default();
+    let new_entry = |job: Job| InFlight {
+        msg: job_message(&shared.mode, &job.input),
+        job,
+        attempts: 0,
+        began: Instant::now(),
+        wall: SystemTime::now(),
+    };
+    let finish =
+        |e: InFlight, ok: bool, output: Vec<u8>, error: Option<String>, pid: i32, signal: i32| {
+            JobResult {
+                seq: e.job.seq,
+                input: e.job.input,
+                ok,
+                output,
+                stderr: Vec::new(),
+                error,
+                worker: slot,
+                pid,
+                attempts: e.attempts.max(1),
+                started: e.wall,
+                duration: e.began.elapsed(),
+                exit_code: i32::from(!ok),
+                signal,
+                command: command.clone(),
             }
-            if current.is_none() {
-                match worker_spec(shared)
-                    .map_err(|e| e.to_string())
-                    .and_then(|spec| IpcWorker::start(spec).map_err(|e| e.to_string()))
-                {
-                    Ok(w) => {
-                        current = Some(w);
-                        answered_since_start = 0;
-                    }
-                    Err(e) => {
-                        let why = format!("cannot start worker: {e}");
-                        error_line(&format!("slot {slot}: {why}"));
-                        gave_up = Some(why.clone());
-                        shared.dead_slots.fetch_add(1, Ordering::SeqCst);
-                        break Err((why, 0, 0));
-                    }
-                }
+        };
+
+    loop {
+        // Fill the pipeline: blocking only when nothing at all is in flight.
+        while inflight.len() + ready.len() < depth {
+            let job = if inflight.is_empty() && ready.is_empty() {
+                next_job(rx, shared)
+            } else {
+                try_next_job(rx, shared)
+            };
+            match job {
+                Some(j) => ready.push_back(new_entry(j)),
+                None => break,
             }
-            let Some(w) = current.as_mut() else { continue };
-            let pid = w.pid;
-            match w.request(&msg, shared.job_timeout) {
-                Reply::Message(m) => {
-                    answered_since_start += 1;
-                    startup_deaths = 0;
-                    break Ok((m, pid));
-                }
-                Reply::Interrupted => {
-                    // Not reported: the run is being stopped. The worker is already killed.
-                    drop(current.take());
+        }
+        if inflight.is_empty() && ready.is_empty() {
+            break;
+        }
+        if let Some(why) = &gave_up {
+            for e in inflight.drain(..).chain(ready.drain(..)) {
+                let r = finish(e, false, Vec::new(), Some(why.clone()), 0, 0);
+                if !send_result(shared, tx, r) {
                     return;
                 }
-                Reply::TimedOut => {
-                    current = None;
-                    let why = format!(
-                        "timed out after {}",
-                        humantime::format_duration(shared.job_timeout.unwrap_or_default())
-                    );
-                    if attempts > shared.retries {
-                        break Err((why, pid, 0));
-                    }
-                    error_line(&format!(
-                        "job {} {why}; retrying (attempt {})",
-                        job.seq,
-                        attempts + 1
-                    ));
+            }
+            continue;
+        }
+        if current.is_none() {
+            match worker_spec(shared)
+                .map_err(|e| e.to_string())
+                .and_then(|spec| IpcWorker::start(spec).map_err(|e| e.to_string()))
+            {
+                Ok(w) => {
+                    current = Some(w);
+                    answered_since_start = 0;
                 }
-                Reply::Died(status) => {
-                    current = None;
-                    let how = describe(status);
-                    let why = format!("worker {pid} {how} while running the job");
-                    if answered_since_start == 0 {
-                        startup_deaths += 1;
-                        if startup_deaths >= MAX_STARTUP_DEATHS {
-                            let msg = format!(
-                                "worker keeps dying at start-up ({startup_deaths} times in a row, last: {how}); giving up on this slot"
-                            );
-                            error_line(&format!("slot {slot}: {msg}"));
-                            gave_up = Some(msg);
-                            shared.dead_slots.fetch_add(1, Ordering::SeqCst);
-                        } else {
-                            // Exponential backoff: 100 ms, 200 ms, 400 ms, ...
-                            std::thread::sleep(Duration::from_millis(100 << (startup_deaths - 1)));
-                        }
-                    }
-                    let sig = match status {
-                        Some(Status::Signaled(n)) => n,
-                        _ => 0,
-                    };
-                    if attempts > shared.retries {
-                        break Err((why, pid, sig));
-                    }
-                    error_line(&format!(
-                        "job {}: {why}; retrying (attempt {})",
-                        job.seq,
-                        attempts + 1
-                    ));
+                Err(e) => {
+                    let why = format!("cannot start worker: {e}");
+                    error_line(&format!("slot {slot}: {why}"));
+                    gave_up = Some(why);
+                    shared.dead_slots.fetch_add(1, Ordering::SeqCst);
+                    continue;
                 }
             }
-        };
-        let (ok, output, error, pid, signal) = match result {
-            Ok((m, pid)) => match &shared.mode {
-                Mode::Task(_) => task_reply(m, pid),
-                _ => (true, m, None, pid, 0),
-            },
-            Err((why, pid, sig)) => (false, Vec::new(), Some(why), pid, sig),
-        };
-        let r = JobResult {
-            seq: job.seq,
-            input: job.input,
-            ok,
-            output,
-            stderr: Vec::new(),
-            error,
-            worker: slot,
-            pid,
-            attempts,
-            started: wall,
-            duration: began.elapsed(),
-            exit_code: i32::from(!ok),
-            signal,
-            command: command.clone(),
-        };
-        if !send_result(shared, tx, r) {
-            break;
+        }
+        let Some(w) = current.as_mut() else { continue };
+        let pid = w.pid;
+        while let Some(e) = ready.pop_front() {
+            let sent = w.send(&e.msg);
+            inflight.push_back(e);
+            if !sent {
+                break; // the worker is gone; wait() reports how
+            }
+        }
+        match w.wait(shared.job_timeout) {
+            Reply::Message(m) => {
+                answered_since_start += 1;
+                startup_deaths = 0;
+                let Some(mut e) = inflight.pop_front() else {
+                    continue;
+                };
+                e.attempts += 1;
+                let r = match &shared.mode {
+                    Mode::Task(_) => {
+                        let (ok, output, error) = task_reply(&m);
+                        finish(e, ok, output, error, pid, 0)
+                    }
+                    _ => finish(e, true, m, None, pid, 0),
+                };
+                if !send_result(shared, tx, r) {
+                    return;
+                }
+            }
+            Reply::Interrupted => {
+                // Not reported: the run is being stopped. The worker is already killed.
+                drop(current.take());
+                return;
+            }
+            failure @ (Reply::TimedOut | Reply::Died(_)) => {
+                current = None;
+                let (why, signal) = match failure {
+                    Reply::Died(status) => {
+                        let how = describe(status);
+                        if answered_since_start == 0 {
+                            startup_deaths += 1;
+                            if startup_deaths >= MAX_STARTUP_DEATHS {
+                                let msg = format!(
+                                    "worker keeps dying at start-up ({startup_deaths} times in a row, last: it {how}); giving up on this slot"
+                                );
+                                error_line(&format!("slot {slot}: {msg}"));
+                                gave_up = Some(msg);
+                                shared.dead_slots.fetch_add(1, Ordering::SeqCst);
+                            } else {
+                                // Exponential backoff: 100 ms, 200 ms, 400 ms, ...
+                                std::thread::sleep(Duration::from_millis(
+                                    100 << (startup_deaths - 1),
+                                ));
+                            }
+                        }
+                        let sig = match status {
+                            Some(Status::Signaled(n)) => n,
+                            _ => 0,
+                        };
+                        (format!("worker {pid} {how} while running the job"), sig)
+                    }
+                    _ => (
+                        format!(
+                            "timed out after {}",
+                            humantime::format_duration(shared.job_timeout.unwrap_or_default())
+                        ),
+                        0,
+                    ),
+                };
+                // The front job was running; the others never started and go back unharmed.
+                let mut rest: Vec<InFlight> = inflight.drain(..).collect();
+                if !rest.is_empty() {
+                    let mut e = rest.remove(0);
+                    e.attempts += 1;
+                    if e.attempts > shared.retries || gave_up.is_some() {
+                        let r = finish(e, false, Vec::new(), Some(why), pid, signal);
+                        if !send_result(shared, tx, r) {
+                            return;
+                        }
+                    } else {
+                        error_line(&format!(
+                            "job {}: {why}; retrying (attempt {})",
+                            e.job.seq,
+                            e.attempts + 1
+                        ));
+                        ready.push_back(e);
+                    }
+                }
+                for e in rest.into_iter().rev() {
+                    ready.push_front(e);
+                }
+            }
         }
     }
     if let Some(w) = current.take() {
@@ -437,26 +517,32 @@ fn ipc_slot(slot: usize, shared: &Shared, rx: &Mutex<Receiver<Job>>, tx: &Sender
     }
 }
 
-/// `{"result": N}` or `{"error": "..."}` from a built-in task worker.
-fn task_reply(m: Vec<u8>, pid: i32) -> (bool, Vec<u8>, Option<String>, i32, i32) {
-    match serde_json::from_slice::<serde_json::Value>(&m) {
+/// `{"result":N}` or `{"error":"..."}` from a built-in task worker.
+fn task_reply(m: &[u8]) -> (bool, Vec<u8>, Option<String>) {
+    // The common case without building a Value: our own worker writes exactly this shape.
+    if let Some(rest) = m.strip_prefix(b"{\"result\":")
+        && let Some(num) = rest.strip_suffix(b"}")
+        && !num.is_empty()
+        && num.iter().all(u8::is_ascii_digit)
+    {
+        return (true, num.to_vec(), None);
+    }
+    match serde_json::from_slice::<serde_json::Value>(m) {
         Ok(serde_json::Value::Object(o)) => {
             if let Some(v) = o.get("result") {
-                return (true, v.to_string().into_bytes(), None, pid, 0);
+                return (true, v.to_string().into_bytes(), None);
             }
             let e = o
                 .get("error")
                 .and_then(|e| e.as_str())
                 .unwrap_or("unknown error")
                 .to_string();
-            (false, Vec::new(), Some(e), pid, 0)
+            (false, Vec::new(), Some(e))
         }
         _ => (
             false,
             Vec::new(),
             Some("malformed reply from task worker".into()),
-            pid,
-            0,
         ),
     }
 }

@@ -62,12 +62,22 @@ impl IpcWorker {
 
     /// Send one message (compact JSON, no newline) and wait for the next user message back.
     pub fn request(&mut self, msg: &[u8], timeout: Option<Duration>) -> Reply {
+        if !self.send(msg) {
+            return Reply::Died(self.exit_status(Duration::from_millis(500)));
+        }
+        self.wait(timeout)
+    }
+
+    /// Write one message (compact JSON, no newline); false when the channel is gone.
+    pub fn send(&mut self, msg: &[u8]) -> bool {
         let mut line = Vec::with_capacity(msg.len() + 1);
         line.extend_from_slice(msg);
         line.push(b'\n');
-        if self.stream.write_all(&line).is_err() {
-            return Reply::Died(self.exit_status(Duration::from_millis(500)));
-        }
+        self.stream.write_all(&line).is_ok()
+    }
+
+    /// Wait for the next user message from the worker (or its death, the timeout, a stop).
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Reply {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
             if let Some(m) = self.next_message() {
