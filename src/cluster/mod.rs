@@ -18,7 +18,7 @@ use std::ffi::OsString;
 use std::io::BufRead;
 use std::os::unix::ffi::OsStringExt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -77,6 +77,62 @@ struct Shared {
     stop: AtomicBool,
     /// Slots whose worker kept dying at start-up and that gave up.
     dead_slots: AtomicUsize,
+    /// The inputs, read on demand by whichever slot is idle.
+    queue: Mutex<Queue>,
+    /// Results are reported by the slot that produced them, under this lock.
+    reporter: Mutex<report::Reporter>,
+}
+
+/// Where jobs come from: the arguments, or stdin lines read on demand (streamed, so a million
+/// inputs are never held in memory, and no feeder thread has to be woken per job).
+enum Source {
+    Args(std::vec::IntoIter<OsString>),
+    Stdin(std::io::BufReader<std::io::Stdin>),
+}
+
+struct Queue {
+    source: Source,
+    seq: u64,
+    done: bool,
+}
+
+impl Queue {
+    fn next(&mut self) -> Option<Job> {
+        if self.done {
+            return None;
+        }
+        let input = match &mut self.source {
+            Source::Args(it) => it.next().map(OsString::into_vec),
+            Source::Stdin(r) => {
+                let mut line = Vec::new();
+                match r.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => None,
+                    Ok(_) => {
+                        if line.last() == Some(&b'\n') {
+                            line.pop();
+                            if line.last() == Some(&b'\r') {
+                                line.pop();
+                            }
+                        }
+                        Some(line)
+                    }
+                }
+            }
+        };
+        match input {
+            Some(input) => {
+                self.seq += 1;
+                Some(Job {
+                    seq: self.seq,
+                    input,
+                })
+            }
+            None => {
+                self.done = true;
+                None
+            }
+        }
+    }
 }
 
 /// How often a worker may die before answering its first job before its slot gives up.
@@ -108,6 +164,16 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
         return Err(UsageError("one of --task, --worker or --exec is required".into()).into());
     };
     let mut reporter = report::Reporter::new(&a)?;
+    let known_total = (!a.inputs.is_empty()).then_some(a.inputs.len() as u64);
+    reporter.set_total(known_total);
+    let source = if a.inputs.is_empty() {
+        Source::Stdin(std::io::BufReader::with_capacity(
+            64 * 1024,
+            std::io::stdin(),
+        ))
+    } else {
+        Source::Args(a.inputs.into_iter())
+    };
 
     let shared = Arc::new(Shared {
         mode,
@@ -121,35 +187,40 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
         },
         stop: AtomicBool::new(false),
         dead_slots: AtomicUsize::new(0),
+        queue: Mutex::new(Queue {
+            source,
+            seq: 0,
+            done: false,
+        }),
+        reporter: Mutex::new(reporter),
     });
 
     let started = Instant::now();
-    // Small queue: enough to keep every slot busy, never the whole input.
-    let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<Job>(workers * 4);
-    let job_rx = Arc::new(Mutex::new(job_rx));
-    let (res_tx, res_rx) = std::sync::mpsc::channel::<JobResult>();
-    let known_total = (!a.inputs.is_empty()).then_some(a.inputs.len() as u64);
-    reporter.set_total(known_total);
-    spawn_feeder(a.inputs, job_tx, Arc::clone(&shared));
-
-    let mut slots = Vec::with_capacity(workers);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     for slot in 0..workers {
-        let rx = Arc::clone(&job_rx);
-        let tx = res_tx.clone();
         let sh = Arc::clone(&shared);
-        slots.push(
-            std::thread::Builder::new()
-                .name(format!("slot-{slot}"))
-                .spawn(move || slot_loop(slot + 1, &sh, &rx, &tx))?,
-        );
+        let done = done_tx.clone();
+        std::thread::Builder::new()
+            .name(format!("slot-{slot}"))
+            .spawn(move || {
+                slot_loop(slot + 1, &sh);
+                let _ = done.send(());
+            })?;
     }
-    drop(res_tx);
+    drop(done_tx);
 
+    // The main thread only watches: for signals, for the end, and to keep output flowing.
     let mut interrupted: Option<i32> = None;
-    loop {
-        match res_rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(r) => reporter.job(r),
-            Err(RecvTimeoutError::Timeout) => reporter.tick(),
+    let mut finished = 0;
+    let mut give_up_at: Option<Instant> = None;
+    while finished < workers {
+        match done_rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(()) => finished += 1,
+            Err(RecvTimeoutError::Timeout) => {
+                if let Ok(mut r) = shared.reporter.lock() {
+                    r.tick();
+                }
+            }
             Err(RecvTimeoutError::Disconnected) => break,
         }
         if interrupted.is_none()
@@ -158,15 +229,22 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
             interrupted = Some(sig);
             shared.stop.store(true, Ordering::SeqCst);
             signals::cancel_all();
+            // A slot blocked reading a terminal for its next input holds no child: do not
+            // wait for it longer than the kill grace period.
+            give_up_at = Instant::now().checked_add(a.kill_after + Duration::from_secs(1));
         }
-    }
-    for s in slots {
-        let _ = s.join();
+        if give_up_at.is_some_and(|t| Instant::now() >= t) {
+            break;
+        }
     }
     if interrupted.is_none() {
         interrupted = signals::Seen::now().first();
     }
     let pool_collapsed = shared.dead_slots.load(Ordering::SeqCst) >= workers;
+    let mut reporter = match shared.reporter.lock() {
+        Ok(r) => r,
+        Err(poisoned) => poisoned.into_inner(),
+    };
     reporter.finish(started.elapsed(), workers, interrupted);
 
     if let Some(sig) = interrupted {
@@ -182,80 +260,30 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
     })
 }
 
-/// Stream the inputs into the queue: arguments, or stdin lines (CRLF tolerated).
-fn spawn_feeder(inputs: Vec<OsString>, tx: SyncSender<Job>, shared: Arc<Shared>) {
-    std::thread::spawn(move || {
-        let mut seq = 0u64;
-        let mut send = |input: Vec<u8>| -> bool {
-            if shared.stop.load(Ordering::SeqCst) {
-                return false;
-            }
-            seq += 1;
-            tx.send(Job { seq, input }).is_ok()
-        };
-        if !inputs.is_empty() {
-            for i in inputs {
-                if !send(i.into_vec()) {
-                    return;
-                }
-            }
-            return;
-        }
-        let stdin = std::io::stdin();
-        let mut lock = stdin.lock();
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match lock.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {
-                    if line.last() == Some(&b'\n') {
-                        line.pop();
-                        if line.last() == Some(&b'\r') {
-                            line.pop();
-                        }
-                    }
-                    if !send(line.clone()) {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-}
-
-fn next_job(rx: &Mutex<Receiver<Job>>, shared: &Shared) -> Option<Job> {
-    loop {
-        if shared.stop.load(Ordering::SeqCst) {
-            return None;
-        }
-        let guard = rx.lock().ok()?;
-        match guard.recv_timeout(Duration::from_millis(100)) {
-            Ok(job) => return Some(job),
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => return None,
-        }
+/// The next input for an idle slot (`None`: no more, or the run is stopping).
+fn next_job(shared: &Shared) -> Option<Job> {
+    if shared.stop.load(Ordering::SeqCst) {
+        return None;
     }
+    shared.queue.lock().ok()?.next()
 }
 
-fn slot_loop(slot: usize, shared: &Shared, rx: &Mutex<Receiver<Job>>, tx: &Sender<JobResult>) {
+fn slot_loop(slot: usize, shared: &Shared) {
     // Register this thread's signal waker before any child exists.
     let _ = signals::Waker::for_thread();
     match &shared.mode {
         Mode::Exec { template, shell } => {
-            while let Some(job) = next_job(rx, shared) {
+            while let Some(job) = next_job(shared) {
                 let r = run_exec_job(slot, shared, template, *shell, job);
-                if !send_result(shared, tx, r) {
-                    return;
-                }
+                report(shared, r);
             }
         }
-        Mode::Task(_) | Mode::Worker(_) => ipc_slot(slot, shared, rx, tx),
+        Mode::Task(_) | Mode::Worker(_) => ipc_slot(slot, shared),
     }
 }
 
-/// Apply `--halt` right here, before the slot can take another job, then report.
-fn send_result(shared: &Shared, tx: &Sender<JobResult>, r: JobResult) -> bool {
+/// Apply `--halt` right here, before the slot can take another job, then report the job.
+fn report(shared: &Shared, r: JobResult) {
     if !r.ok && shared.halt != Halt::Never && !shared.stop.swap(true, Ordering::SeqCst) {
         error_line(&format!(
             "job {} failed: --halt {}: {}",
@@ -275,7 +303,10 @@ fn send_result(shared: &Shared, tx: &Sender<JobResult>, r: JobResult) -> bool {
             signals::cancel_all();
         }
     }
-    tx.send(r).is_ok()
+    match shared.reporter.lock() {
+        Ok(mut rep) => rep.job(r),
+        Err(poisoned) => poisoned.into_inner().job(r),
+    }
 }
 
 /// The spec of a persistent worker for this mode.
@@ -316,8 +347,8 @@ struct InFlight {
     wall: SystemTime,
 }
 
-/// How many jobs a slot keeps queued at its worker. Built-in task workers answer in order, so
-/// a short pipeline hides the round trip for tiny jobs; user workers get one job at a time
+/// How many jobs a slot may keep queued at its worker. Built-in task workers answer in order,
+/// so a short pipeline hides the round trip for tiny jobs; user workers get one job at a time
 /// (their next message is the answer to the job in flight).
 fn pipeline_depth(mode: &Mode) -> usize {
     match mode {
@@ -326,16 +357,54 @@ fn pipeline_depth(mode: &Mode) -> usize {
     }
 }
 
-/// Take a job without waiting (`None` also when the queue is merely empty right now).
-fn try_next_job(rx: &Mutex<Receiver<Job>>, shared: &Shared) -> Option<Job> {
+/// Jobs faster than this are "tiny": only then is the pipeline used. Longer jobs go one at a
+/// time, so an idle slot can always take the next one (queuing them would unbalance the pool).
+const TINY_JOB: Duration = Duration::from_micros(500);
+
+/// A moving average of how long this slot's jobs take, which sets the pipeline depth.
+struct Pace {
+    avg: Option<Duration>,
+    mark: Instant,
+}
+
+impl Pace {
+    fn depth(&self, max: usize) -> usize {
+        match self.avg {
+            Some(a) if a < TINY_JOB => max,
+            _ => 1,
+        }
+    }
+
+    /// Work started on an idle worker.
+    fn start(&mut self) {
+        self.mark = Instant::now();
+    }
+
+    /// A reply arrived: the time since the previous reply (or the start) is one job's service.
+    fn reply(&mut self) {
+        let took = self.mark.elapsed();
+        self.mark = Instant::now();
+        self.avg = Some(match self.avg {
+            None => took,
+            Some(a) => (a * 3 + took) / 4,
+        });
+    }
+}
+
+/// Take a job without waiting for the queue lock (`None` also when another slot holds it).
+fn try_next_job(shared: &Shared) -> Option<Job> {
     if shared.stop.load(Ordering::SeqCst) {
         return None;
     }
-    rx.lock().ok()?.try_recv().ok()
+    shared.queue.try_lock().ok()?.next()
 }
 
-fn ipc_slot(slot: usize, shared: &Shared, rx: &Mutex<Receiver<Job>>, tx: &Sender<JobResult>) {
-    let depth = pipeline_depth(&shared.mode);
+fn ipc_slot(slot: usize, shared: &Shared) {
+    let max_depth = pipeline_depth(&shared.mode);
+    let mut pace = Pace {
+        avg: None,
+        mark: Instant::now(),
+    };
     let command = match &shared.mode {
         Mode::Task(t) => format!("task {}", t.name()),
         Mode::Worker(argv) => argv.join(" "),
@@ -378,11 +447,11 @@ fn ipc_slot(slot: usize, shared: &Shared, rx: &Mutex<Receiver<Job>>, tx: &Sender
 
     loop {
         // Fill the pipeline: blocking only when nothing at all is in flight.
-        while inflight.len() + ready.len() < depth {
+        while inflight.len() + ready.len() < pace.depth(max_depth) {
             let job = if inflight.is_empty() && ready.is_empty() {
-                next_job(rx, shared)
+                next_job(shared)
             } else {
-                try_next_job(rx, shared)
+                try_next_job(shared)
             };
             match job {
                 Some(j) => ready.push_back(new_entry(j)),
@@ -394,10 +463,10 @@ fn ipc_slot(slot: usize, shared: &Shared, rx: &Mutex<Receiver<Job>>, tx: &Sender
         }
         if let Some(why) = &gave_up {
             for e in inflight.drain(..).chain(ready.drain(..)) {
-                let r = finish(e, false, Vec::new(), Some(why.clone()), 0, 0);
-                if !send_result(shared, tx, r) {
-                    return;
-                }
+                report(
+                    shared,
+                    finish(e, false, Vec::new(), Some(why.clone()), 0, 0),
+                );
             }
             continue;
         }
@@ -421,6 +490,9 @@ fn ipc_slot(slot: usize, shared: &Shared, rx: &Mutex<Receiver<Job>>, tx: &Sender
         }
         let Some(w) = current.as_mut() else { continue };
         let pid = w.pid;
+        if inflight.is_empty() {
+            pace.start();
+        }
         while let Some(e) = ready.pop_front() {
             let sent = w.send(&e.msg);
             inflight.push_back(e);
@@ -430,6 +502,7 @@ fn ipc_slot(slot: usize, shared: &Shared, rx: &Mutex<Receiver<Job>>, tx: &Sender
         }
         match w.wait(shared.job_timeout) {
             Reply::Message(m) => {
+                pace.reply();
                 answered_since_start += 1;
                 startup_deaths = 0;
                 let Some(mut e) = inflight.pop_front() else {
@@ -443,9 +516,7 @@ fn ipc_slot(slot: usize, shared: &Shared, rx: &Mutex<Receiver<Job>>, tx: &Sender
                     }
                     _ => finish(e, true, m, None, pid, 0),
                 };
-                if !send_result(shared, tx, r) {
-                    return;
-                }
+                report(shared, r);
             }
             Reply::Interrupted => {
                 // Not reported: the run is being stopped. The worker is already killed.
@@ -493,10 +564,7 @@ fn ipc_slot(slot: usize, shared: &Shared, rx: &Mutex<Receiver<Job>>, tx: &Sender
                     let mut e = rest.remove(0);
                     e.attempts += 1;
                     if e.attempts > shared.retries || gave_up.is_some() {
-                        let r = finish(e, false, Vec::new(), Some(why), pid, signal);
-                        if !send_result(shared, tx, r) {
-                            return;
-                        }
+                        report(shared, finish(e, false, Vec::new(), Some(why), pid, signal));
                     } else {
                         error_line(&format!(
                             "job {}: {why}; retrying (attempt {})",

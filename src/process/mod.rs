@@ -409,7 +409,10 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
         path: cstr(exe.as_os_str().as_bytes(), "the program path")?,
         argv: ptrs(&args),
         envp: ptrs(&env),
-        cwd: cstr(cwd.as_os_str().as_bytes(), "the working directory")?,
+        cwd: match spec.cwd {
+            Some(_) => Some(cstr(cwd.as_os_str().as_bytes(), "the working directory")?),
+            None => None,
+        },
         stdio: [stdin, stdout, stderr],
         fd3,
         take_tty,

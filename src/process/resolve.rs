@@ -15,13 +15,16 @@ use super::SpawnError;
 /// glibc's default search path when PATH is unset.
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
 
-/// Check `--cwd` and return the child's working directory as an absolute path.
+/// Check `--cwd` and return the child's working directory: an absolute path, or `.` when the
+/// child stays in ours (no getcwd or chdir needed then, which matters per cluster job).
 pub fn working_dir(cwd: Option<&Path>) -> Result<PathBuf, SpawnError> {
+    let Some(dir) = cwd else {
+        return Ok(PathBuf::from("."));
+    };
     let here = std::env::current_dir().map_err(|e| SpawnError::Io {
         what: "cannot read the current directory".into(),
         source: e,
     })?;
-    let Some(dir) = cwd else { return Ok(here) };
     let abs = here.join(dir);
     match std::fs::metadata(&abs) {
         Ok(m) if m.is_dir() => Ok(abs),

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# cluster benchmark: childproc vs xargs -P, GNU parallel, rust-parallel, a Rust spawn loop and a
+# Node cluster, in one run.   bash bench/cluster.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+need=()
+command -v parallel >/dev/null || need+=(parallel)
+command -v node >/dev/null || need+=(nodejs)
+command -v /usr/bin/time >/dev/null || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then apt-get update -qq; apt-get install -y -qq "${need[@]}" </dev/null >/dev/null; fi
+command -v rust-parallel >/dev/null || cargo install --quiet rust-parallel
+cargo build --release --quiet --bin childproc --example spawn_loop
+BIN=$PWD/target/release/childproc
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+now() { date +%s%N; }
+per_job_us() { awk -v ns="$1" -v n="$2" 'BEGIN { printf "%.0f", ns / n / 1000 }'; }
+best_of_3() { # prints the best wall time in ns of "$@" (stdin from $tmp/in)
+  local best=0
+  for _ in 1 2 3; do
+    local s e; s=$(now); "$@" < "$tmp/in" > /dev/null 2>&1 || true; e=$(now)
+    local d=$((e - s)); if [ "$best" -eq 0 ] || [ "$d" -lt "$best" ]; then best=$d; fi
+  done
+  echo "$best"
+}
+
+N=2000
+seq "$N" > "$tmp/in"
+echo "== --exec true over $N inputs, 2 at a time (best of 3; µs per job) =="
+cp=$(per_job_us "$(best_of_3 "$BIN" cluster -w 2 --no-progress --exec true)" "$N")
+xa=$(per_job_us "$(best_of_3 xargs -P2 -n1 true)" "$N")
+gp=$(per_job_us "$(best_of_3 parallel -j2 true)" "$N")
+rp=$(per_job_us "$(best_of_3 rust-parallel -j2 true)" "$N")
+sl=$(target/release/examples/spawn_loop 2 "$N" true)
+printf '  %-28s %6s µs\n' "childproc cluster --exec" "$cp" "xargs -P2" "$xa" "GNU parallel -j2" "$gp" "rust-parallel -j2" "$rp" "Rust spawn loop (floor)" "${sl%.*}"
+echo "  target: childproc <= 280 µs and below xargs, GNU parallel and rust-parallel"
+
+echo
+FIB="35 35 34 34 33 32 31 30"
+echo "== --task fib on 8 jobs ($FIB) =="
+t1s=$(now); "$BIN" cluster -w 1 --no-progress --task fib $FIB > /dev/null 2>&1; t1e=$(now)
+t2s=$(now); "$BIN" cluster -w 2 --no-progress --task fib $FIB > /dev/null 2>&1; t2e=$(now)
+nodems=$(node bench/node/fib-cluster.js 2 $FIB | sed -E 's/.*"wallMs":([0-9.]+).*/\1/')
+w1=$(( (t1e - t1s) / 1000000 )); w2=$(( (t2e - t2s) / 1000000 ))
+echo "  childproc -w 1: ${w1} ms   -w 2: ${w2} ms   speedup $(awk -v a="$w1" -v b="$w2" 'BEGIN { printf "%.2f", a / b }')x (target >= 1.9x)"
+echo "  Node cluster, 2 workers: ${nodems%.*} ms"
+
+echo
+echo "== tiny jobs: 100000 x '--task fib 1', 2 workers =="
+ones() { awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) print 1 }'; }
+ones 100000 > "$tmp/ones"
+s=$(now); "$BIN" cluster -w 2 --no-progress --task fib < "$tmp/ones" > /dev/null 2>&1; e=$(now)
+echo "  $(awk -v ns=$((e - s)) 'BEGIN { printf "%.0f", 100000 / (ns / 1e9) }') jobs/s (target >= 50000)"
+
+echo
+echo "== memory with streamed inputs (peak RSS of the primary and its workers' largest) =="
+for n in 100000 1000000; do
+  ones "$n" | /usr/bin/time -f '%M' -o "$tmp/rss" "$BIN" cluster -w 2 --no-progress --task fib > /dev/null 2>&1
+  rss=$(tail -1 "$tmp/rss")
+  echo "  $n inputs: peak RSS ${rss} KiB"
+done
