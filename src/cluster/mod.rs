@@ -77,6 +77,7 @@ struct Shared {
     stop: AtomicBool,
     /// Slots whose worker kept dying at start-up and that gave up.
     dead_slots: AtomicUsize,
+    workers: usize,
     /// The inputs, read on demand by whichever slot is idle.
     queue: Mutex<Queue>,
     /// Results are reported by the slot that produced them, under this lock.
@@ -187,6 +188,7 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
         },
         stop: AtomicBool::new(false),
         dead_slots: AtomicUsize::new(0),
+        workers,
         queue: Mutex::new(Queue {
             source,
             seq: 0,
@@ -462,13 +464,26 @@ fn ipc_slot(slot: usize, shared: &Shared) {
             break;
         }
         if let Some(why) = &gave_up {
+            // This slot is done. Its own jobs fail with the reason; the queue is left to the
+            // slots still working — unless none is, and then every remaining job fails here,
+            // so each is still reported exactly once.
             for e in inflight.drain(..).chain(ready.drain(..)) {
                 report(
                     shared,
                     finish(e, false, Vec::new(), Some(why.clone()), 0, 0),
                 );
             }
-            continue;
+            if shared.dead_slots.load(Ordering::SeqCst) < shared.workers {
+                break;
+            }
+            while let Some(job) = next_job(shared) {
+                let why = format!("not run: no worker left ({why})");
+                report(
+                    shared,
+                    finish(new_entry(job), false, Vec::new(), Some(why), 0, 0),
+                );
+            }
+            break;
         }
         if current.is_none() {
             match worker_spec(shared)

@@ -2,7 +2,6 @@
 //! and re-emitted line by line with `--prefix` / `--json`.
 
 use std::ffi::OsStr;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -37,11 +36,11 @@ pub fn run(a: SpawnArgs) -> anyhow::Result<Exit> {
         let prefix = render_prefix(template, pid, &program);
         let mut sink = Lines::new(LineFormat::Prefix(prefix));
         let outcome = supervise(child, &limits, &mut sink);
-        let _ = sink.finish();
+        sink.finish();
         outcome
     } else if a.json {
         let mut sink = Lines::new(LineFormat::Json);
-        let _ = writeln!(sink.stdout(), "{{\"event\":\"spawn\",\"pid\":{pid}}}");
+        sink.own_line(&format!("{{\"event\":\"spawn\",\"pid\":{pid}}}"));
         let outcome = supervise(child, &limits, &mut sink);
         let (code, signal) = outcome.code_and_signal();
         let event = serde_json::json!({
@@ -50,8 +49,8 @@ pub fn run(a: SpawnArgs) -> anyhow::Result<Exit> {
             "signal": signal,
             "durationMs": duration_ms(outcome.duration),
         });
-        let _ = writeln!(sink.stdout(), "{event}");
-        let _ = sink.finish();
+        sink.own_line(&event.to_string());
+        sink.finish();
         outcome
     } else {
         supervise(child, &limits, &mut process::NoOutput)

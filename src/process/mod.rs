@@ -278,14 +278,6 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
     })
 }
 
-/// A bigger pipe buffer means fewer wake-ups when a child writes a lot.
-fn grow_pipe(fd: &OwnedFd) {
-    // SAFETY: fcntl on our own descriptor; failure is harmless.
-    unsafe {
-        libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
-    }
-}
-
 fn set_nonblocking(fd: RawFd) {
     // SAFETY: fcntl on our own descriptor.
     unsafe {
@@ -363,7 +355,6 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
         Output::File(f) => Some(slot(f.into(), &mut keep)),
         Output::Pipe => {
             let (r, w) = pipe()?;
-            grow_pipe(&r);
             stdout_pipe = Some(r);
             Some(slot(w, &mut keep))
         }
@@ -377,7 +368,6 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
         Output::SameAsStdout => Some(1),
         Output::Pipe => {
             let (r, w) = pipe()?;
-            grow_pipe(&r);
             stderr_pipe = Some(r);
             Some(slot(w, &mut keep))
         }

@@ -56,7 +56,7 @@ impl Sink for NoOutput {
     }
 }
 
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
 
 struct State {
     timed_out: bool,
