@@ -11,7 +11,8 @@ command -v /usr/bin/time >/dev/null || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq; apt-get install -y -qq "${need[@]}" </dev/null >/dev/null; fi
 command -v rust-parallel >/dev/null || cargo install --quiet rust-parallel
 cargo build --release --quiet --bin childproc --example spawn_loop
-BIN=$PWD/target/release/childproc
+source bench/lib.sh
+BIN=$(rel childproc)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 now() { date +%s%N; }
 per_job_us() { awk -v ns="$1" -v n="$2" 'BEGIN { printf "%.0f", ns / n / 1000 }'; }
@@ -31,7 +32,7 @@ cp=$(per_job_us "$(best_of_3 "$BIN" cluster -w 2 --no-progress --exec true)" "$N
 xa=$(per_job_us "$(best_of_3 xargs -P2 -n1 true)" "$N")
 gp=$(per_job_us "$(best_of_3 parallel -j2 true)" "$N")
 rp=$(per_job_us "$(best_of_3 rust-parallel -j2 true)" "$N")
-sl=$(target/release/examples/spawn_loop 2 "$N" true)
+sl=$("$(rel examples/spawn_loop)" 2 "$N" true)
 printf '  %-28s %6s µs\n' "childproc cluster --exec" "$cp" "xargs -P2" "$xa" "GNU parallel -j2" "$gp" "rust-parallel -j2" "$rp" "Rust spawn loop (floor)" "${sl%.*}"
 echo "  target: childproc <= 280 µs and below xargs, GNU parallel and rust-parallel"
 

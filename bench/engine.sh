@@ -10,8 +10,9 @@ command -v node >/dev/null || need+=(nodejs)
 [ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq; apt-get install -y -qq "${need[@]}" </dev/null >/dev/null; fi
 cargo build --release --quiet --bin childproc --example output_baseline
-BIN=$PWD/target/release/childproc
-BASE=$PWD/target/release/examples/output_baseline
+source bench/lib.sh
+BIN=$(rel childproc)
+BASE=$(rel examples/output_baseline)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 ms() { awk -v ns="$1" 'BEGIN { printf "%.1f", ns / 1e6 }'; }
 now() { date +%s%N; }

@@ -7,14 +7,15 @@ TRIPS=${1:-50000}
 BURST=${2:-200000}
 command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs </dev/null; }
 cargo build --release --quiet --bin childproc --example ipc_bench
-BIN=$PWD/target/release/childproc
+source bench/lib.sh
+BIN=$(rel childproc)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/" <<<"$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "== IPC: $TRIPS sequential round trips, then a burst of $BURST messages echoed back =="
-rust=$(target/release/examples/ipc_bench "$BIN" "$TRIPS" "$BURST")
+rust=$("$(rel examples/ipc_bench)" "$BIN" "$TRIPS" "$BURST")
 node=$(node bench/node/ipc-parent.js bench/node/echo.js "$TRIPS" "$BURST")
 nodecp=$(node bench/node/ipc-parent.js "$BIN" "$TRIPS" "$BURST" --exec-path)
 printf '%-44s %14s %16s\n' "pair" "round trips/s" "burst msgs/s"
