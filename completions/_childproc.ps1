@@ -129,7 +129,7 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Kill a job (its process group) that runs longer than DURATION')
             [CompletionResult]::new('--halt', '--halt', [CompletionResultType]::ParameterName, 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)')
             [CompletionResult]::new('--joblog', '--joblog', [CompletionResultType]::ParameterName, 'Write a GNU parallel-style joblog (TSV) to FILE')
-            [CompletionResult]::new('--kill-signal', '--kill-signal', [CompletionResultType]::ParameterName, 'Signal sent on --job-timeout, --halt now or interruption')
+            [CompletionResult]::new('--kill-signal', '--kill-signal', [CompletionResultType]::ParameterName, 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)')
             [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'Grace period before SIGKILL follows the kill signal (0 = never escalate)')
             [CompletionResult]::new('--shell', '--shell', [CompletionResultType]::ParameterName, 'With --exec: run the template through /bin/sh -c, the input shell-quoted')
             [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Print results in input order (default: completion order)')

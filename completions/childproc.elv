@@ -121,7 +121,7 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand --job-timeout 'Kill a job (its process group) that runs longer than DURATION'
             cand --halt 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)'
             cand --joblog 'Write a GNU parallel-style joblog (TSV) to FILE'
-            cand --kill-signal 'Signal sent on --job-timeout, --halt now or interruption'
+            cand --kill-signal 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)'
             cand --kill-after 'Grace period before SIGKILL follows the kill signal (0 = never escalate)'
             cand --shell 'With --exec: run the template through /bin/sh -c, the input shell-quoted'
             cand -k 'Print results in input order (default: completion order)'

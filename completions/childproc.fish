@@ -105,7 +105,7 @@ complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l halt -d 
 now\t'Stop at once: kill running jobs, start no more'
 soon\t'Start no more jobs, let running ones finish'"
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l joblog -d 'Write a GNU parallel-style joblog (TSV) to FILE' -r -F
-complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l kill-signal -d 'Signal sent on --job-timeout, --halt now or interruption' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l kill-signal -d 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l kill-after -d 'Grace period before SIGKILL follows the kill signal (0 = never escalate)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l shell -d 'With --exec: run the template through /bin/sh -c, the input shell-quoted'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s k -l keep-order -d 'Print results in input order (default: completion order)'

@@ -64,6 +64,29 @@ pub enum Command {
     IpcEcho,
 }
 
+/// How a child is stopped: the signal, then SIGKILL after a grace period.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct KillOpts {
+    /// Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)
+    #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = values::parse_signal)]
+    pub kill_signal: Signal,
+
+    /// Grace period before SIGKILL follows the kill signal (0 = never escalate)
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = values::parse_duration_or_zero)]
+    pub kill_after: Duration,
+}
+
+impl KillOpts {
+    /// The engine's limits with this kill policy and `timeout` (zero means none).
+    pub fn limits(&self, timeout: Option<Duration>) -> crate::process::Limits {
+        crate::process::Limits {
+            timeout: timeout.filter(|d| !d.is_zero()),
+            kill_signal: self.kill_signal,
+            kill_after: Some(self.kill_after).filter(|d| !d.is_zero()),
+        }
+    }
+}
+
 /// Options every subcommand that runs one child shares.
 #[derive(Debug, Args, Clone)]
 pub struct RunOpts {
@@ -83,13 +106,8 @@ pub struct RunOpts {
     #[arg(long, value_name = "DURATION", value_parser = values::parse_duration_or_zero)]
     pub timeout: Option<Duration>,
 
-    /// Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)
-    #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = values::parse_signal)]
-    pub kill_signal: Signal,
-
-    /// Grace period before SIGKILL follows the kill signal (0 = never escalate)
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = values::parse_duration_or_zero)]
-    pub kill_after: Duration,
+    #[command(flatten)]
+    pub kill: KillOpts,
 
     /// On timeout, exit with the child's status instead of 124
     #[arg(long)]
@@ -293,13 +311,8 @@ pub struct ClusterArgs {
     #[arg(long)]
     pub no_progress: bool,
 
-    /// Signal sent on --job-timeout, --halt now or interruption
-    #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = values::parse_signal)]
-    pub kill_signal: Signal,
-
-    /// Grace period before SIGKILL follows the kill signal (0 = never escalate)
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = values::parse_duration_or_zero)]
-    pub kill_after: Duration,
+    #[command(flatten)]
+    pub kill: KillOpts,
 
     /// Inputs, one per job (default: lines of stdin)
     #[arg(value_name = "INPUTS", value_parser = clap::value_parser!(OsString))]

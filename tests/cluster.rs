@@ -2,11 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
-
-fn cp() -> Command {
-    Command::cargo_bin("childproc").expect("binary built")
-}
+mod common;
+use common::*;
 
 fn stdout_lines(out: &std::process::Output) -> Vec<String> {
     String::from_utf8_lossy(&out.stdout)
@@ -537,7 +534,7 @@ fn a_worker_killed_from_outside_mid_job_is_reported_and_replaced() {
         r#"sh -c 'while read -r m <&3; do if [ "$m" = "\"slow\"" ]; then echo $$ > {p}; sleep 30; fi; echo "$m" >&3; done'"#,
         p = pidfile.display()
     );
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("childproc"))
+    let child = std::process::Command::new(bin())
         .args([
             "cluster", "-w", "1", "-k", "--json", "--worker", &worker, "slow", "after",
         ])
@@ -580,7 +577,7 @@ fn sigterm_to_the_primary_leaves_no_worker_or_job_behind() {
         ["--worker", "sh -c 'read -r m <&3; sleep 60'"],
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("childproc"))
+        let child = std::process::Command::new(bin())
             .current_dir(dir.path())
             .args([
                 "cluster",
@@ -613,7 +610,10 @@ fn sigterm_to_the_primary_leaves_no_worker_or_job_behind() {
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(143), "{mode:?}");
         for pid in before {
-            assert!(gone(pid), "{mode:?}: process {pid} survived");
+            assert!(
+                gone_within(pid, Duration::from_secs(10)),
+                "{mode:?}: process {pid} survived"
+            );
         }
     }
 }
@@ -640,51 +640,6 @@ fn two_runs_at_the_same_time_each_get_their_own_results() {
             .map(|i| format!(r#"["done","{i}"]"#))
             .collect();
         assert_eq!(lines, want);
-    }
-}
-
-/// All live descendants of `pid` (children and their children), from /proc.
-fn descendants(pid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    let mut frontier = vec![pid];
-    while let Some(p) = frontier.pop() {
-        // Children are listed per thread: the primary's slot threads spawn them.
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let path = task.path().join("children");
-            if let Ok(s) = std::fs::read_to_string(path) {
-                for c in s.split_whitespace().filter_map(|c| c.parse::<i32>().ok()) {
-                    out.push(c);
-                    frontier.push(c);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// True once `pid` is gone or a zombie (dead, awaiting a reaper that is not ours).
-fn gone(pid: i32) -> bool {
-    let t = Instant::now();
-    loop {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => return true,
-            Ok(s) => {
-                let state = s
-                    .rsplit(')')
-                    .next()
-                    .and_then(|r| r.split_whitespace().next());
-                if state == Some("Z") {
-                    return true;
-                }
-            }
-        }
-        if t.elapsed() > Duration::from_secs(10) {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -9,55 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
-
-fn cp() -> Command {
-    Command::cargo_bin("childproc").expect("binary built")
-}
-
-fn bin() -> std::path::PathBuf {
-    assert_cmd::cargo::cargo_bin("childproc")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// True once `pid` is gone or a zombie waiting for a reaper that is not ours.
-fn gone_within(pid: i32, limit: Duration) -> bool {
-    let t = Instant::now();
-    loop {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => return true,
-            Ok(s) => {
-                let state = s
-                    .rsplit(')')
-                    .next()
-                    .and_then(|r| r.split_whitespace().next());
-                if state == Some("Z") {
-                    return true;
-                }
-            }
-        }
-        if t.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn read_pid(path: &std::path::Path, limit: Duration) -> i32 {
-    let t = Instant::now();
-    loop {
-        if let Ok(s) = std::fs::read_to_string(path)
-            && let Ok(p) = s.trim().parse()
-        {
-            return p;
-        }
-        assert!(t.elapsed() < limit, "no pid written to {}", path.display());
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+mod common;
+use common::*;
 
 // ---------------------------------------------------------------- exit statuses
 

@@ -5,29 +5,8 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
-
-fn cp() -> Command {
-    Command::cargo_bin("childproc").expect("binary built")
-}
-
-fn bin() -> std::path::PathBuf {
-    assert_cmd::cargo::cargo_bin("childproc")
-}
-
-fn lines(out: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(out)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn have_node() -> bool {
-    std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+mod common;
+use common::*;
 
 #[test]
 fn send_then_stdin_in_order_through_the_echo_child() {

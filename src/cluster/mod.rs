@@ -181,11 +181,7 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
         halt: a.halt,
         retries: a.retries,
         job_timeout: a.job_timeout,
-        limits: Limits {
-            timeout: a.job_timeout,
-            kill_signal: a.kill_signal,
-            kill_after: Some(a.kill_after).filter(|d| !d.is_zero()),
-        },
+        limits: a.kill.limits(a.job_timeout),
         stop: AtomicBool::new(false),
         dead_slots: AtomicUsize::new(0),
         workers,
@@ -233,7 +229,7 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
             signals::cancel_all();
             // A slot blocked reading a terminal for its next input holds no child: do not
             // wait for it longer than the kill grace period.
-            give_up_at = Instant::now().checked_add(a.kill_after + Duration::from_secs(1));
+            give_up_at = Instant::now().checked_add(a.kill.kill_after + Duration::from_secs(1));
         }
         if give_up_at.is_some_and(|t| Instant::now() >= t) {
             break;

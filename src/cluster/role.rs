@@ -1,8 +1,6 @@
 //! The hidden `cluster-worker` role: a pooled childproc process that runs built-in tasks sent
 //! over the IPC channel and answers `{"result": N}` or `{"error": "..."}` for each.
 
-use std::io::{Read, Write};
-
 use anyhow::Context;
 
 use super::tasks::Task;
@@ -13,34 +11,8 @@ pub fn run() -> anyhow::Result<Exit> {
     let Some(stream) = ipc::from_env()? else {
         anyhow::bail!("no IPC channel: cluster-worker runs under `childproc cluster --task`");
     };
-    let mut reader = stream.try_clone().context("cannot clone the IPC socket")?;
-    let mut w = std::io::BufWriter::with_capacity(64 * 1024, &stream);
-    let mut dec = ipc::LineDecoder::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        dec.push(&buf[..n]);
-        while let Some(line) = dec.next_line() {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            let reply = answer(line);
-            if w.write_all(&reply)
-                .and_then(|()| w.write_all(b"\n"))
-                .is_err()
-            {
-                return Ok(Exit::Child(0));
-            }
-        }
-        if w.flush().is_err() {
-            return Ok(Exit::Child(0));
-        }
-    }
+    ipc::serve(&stream, "cluster-worker", |msg| Some(answer(msg)))
+        .context("reading the IPC channel")?;
     Ok(Exit::Child(0))
 }
 

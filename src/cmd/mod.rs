@@ -48,11 +48,7 @@ pub fn base_spec(program: OsString, args: Vec<OsString>, run: &RunOpts) -> Spec 
 }
 
 pub fn limits(run: &RunOpts) -> Limits {
-    Limits {
-        timeout: run.timeout.filter(|d| !d.is_zero()),
-        kill_signal: run.kill_signal,
-        kill_after: Some(run.kill_after).filter(|d| !d.is_zero()),
-    }
+    run.kill.limits(run.timeout)
 }
 
 /// Print the engine's diagnostics for an outcome, one line each.

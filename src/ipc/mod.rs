@@ -12,11 +12,13 @@
 //!   is Node's own traffic and never shown as a user message.
 
 mod json;
+mod serve;
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 pub use json::{FrameError, compact, is_internal};
+pub use serve::serve;
 
 /// The variable that names the channel's descriptor in a child.
 pub const CHANNEL_FD_ENV: &str = "NODE_CHANNEL_FD";
