@@ -1,7 +1,7 @@
 //! The loop of a child role (`ipc-echo`, `cluster-worker`): read messages from the channel,
 //! answer each through a handler, batch the answers and flush them before every blocking read.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 
 use super::{LineDecoder, compact, is_internal};
@@ -15,12 +15,11 @@ pub fn serve(
     role: &str,
     mut handle: impl FnMut(&[u8]) -> Option<Vec<u8>>,
 ) -> std::io::Result<()> {
-    let mut reader = stream.try_clone()?;
     let mut w = std::io::BufWriter::with_capacity(256 * 1024, stream);
     let mut dec = LineDecoder::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = match reader.read(&mut buf) {
+        let n = match super::spin_read(stream, &mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
