@@ -693,3 +693,86 @@ fn tiny_task_jobs_are_all_reported_once() {
     assert_eq!(stdout_lines(&out).len(), 20_000);
     assert!(stdout_lines(&out).iter().all(|l| l == "1"));
 }
+
+#[test]
+fn shell_mode_quotes_the_input_for_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cp()
+        .current_dir(dir.path())
+        .args([
+            "cluster",
+            "-w",
+            "2",
+            "-k",
+            "--shell",
+            "--exec",
+            "echo got: {} | tr a-z A-Z",
+        ])
+        .args(["abc", "$(touch pwned) x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        stdout_lines(&out),
+        vec!["GOT: ABC", "GOT: $(TOUCH PWNED) X"]
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn halt_soon_lets_running_jobs_finish_and_starts_no_more() {
+    // Two workers: job 1 fails at once, job 2 is running (0.5 s) and must finish; the rest
+    // must never start.
+    let out = cp()
+        .args(["cluster", "-w", "2", "--json", "--halt", "soon"])
+        .args([
+            "--exec",
+            "sh -c 'case $0 in fail) exit 1;; *) sleep $0;; esac'",
+        ])
+        .args(["fail", "0.5", "0", "0", "0", "0"])
+        .output()
+        .unwrap();
+    let recs: Vec<serde_json::Value> = stdout_lines(&out)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(recs.len() <= 3, "no new jobs after the failure: {recs:?}");
+    let running = recs
+        .iter()
+        .find(|r| r["input"] == "0.5")
+        .expect("job 2 reported");
+    assert_eq!(running["ok"], true, "the running job finished normally");
+    assert!(text(&out.stderr).contains("--halt soon"));
+}
+
+#[test]
+fn ctrl_c_to_the_primary_exits_130_and_reports_what_finished() {
+    let mut child = std::process::Command::new(bin())
+        .args([
+            "cluster",
+            "-w",
+            "2",
+            "--no-progress",
+            "--exec",
+            "sh -c 'sleep $0'",
+        ])
+        .args(["0", "30", "30"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let primary = child.id() as i32;
+    let t = Instant::now();
+    while descendants(primary).len() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(20), "jobs never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: signalling the child we spawned.
+    unsafe { libc::kill(primary, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let err = text(&out.stderr);
+    assert!(err.contains("interrupted by SIGINT"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(15));
+}
