@@ -747,7 +747,7 @@ fn halt_soon_lets_running_jobs_finish_and_starts_no_more() {
 
 #[test]
 fn ctrl_c_to_the_primary_exits_130_and_reports_what_finished() {
-    let mut child = std::process::Command::new(bin())
+    let child = std::process::Command::new(bin())
         .args([
             "cluster",
             "-w",
