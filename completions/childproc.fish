@@ -95,8 +95,8 @@ complete -c childproc -n "__fish_childproc_using_subcommand fork" -s V -l versio
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s w -l workers -d 'Number of worker processes (default: available parallelism)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l task -d 'Built-in CPU task run by pooled childproc workers; each input is N' -r -f -a "fib\t'Naive recursive Fibonacci of N (N <= 93, the largest that fits in 64 bits)'
 sum\t'Sum of 0..=N computed in a loop'
-primes\t'Count the primes below N (N <= 10^10)'
-spin\t'Busy-loop for N milliseconds'"
+primes\t'Count the primes below N (N <= 2*10^9)'
+spin\t'Busy-loop for N milliseconds (at most a day)'"
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l worker -d 'Persistent worker command speaking the Node IPC protocol (e.g. \'node worker.js\')' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l exec -d 'One process per job; {} is replaced by the input (appended when absent)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l retries -d 'Retry a job whose worker crashed or that timed out, up to N times' -r

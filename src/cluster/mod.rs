@@ -229,7 +229,8 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
             signals::cancel_all();
             // A slot blocked reading a terminal for its next input holds no child: do not
             // wait for it longer than the kill grace period.
-            give_up_at = Instant::now().checked_add(a.kill.kill_after + Duration::from_secs(1));
+            give_up_at = Instant::now()
+                .checked_add(a.kill.kill_after.saturating_add(Duration::from_secs(1)));
         }
         if give_up_at.is_some_and(|t| Instant::now() >= t) {
             break;

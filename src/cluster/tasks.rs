@@ -12,9 +12,9 @@ pub enum Task {
     Fib,
     /// Sum of 0..=N computed in a loop
     Sum,
-    /// Count the primes below N (N <= 10^10)
+    /// Count the primes below N (N <= 2*10^9)
     Primes,
-    /// Busy-loop for N milliseconds
+    /// Busy-loop for N milliseconds (at most a day)
     Spin,
 }
 
@@ -67,12 +67,16 @@ impl Task {
                 Ok(acc)
             }
             Task::Primes => {
-                if n > 10_000_000_000 {
-                    return Err(format!("primes {n} is too large (at most 10000000000)"));
+                // The sieve takes N/16 bytes: keep one job's memory within 125 MB.
+                if n > 2_000_000_000 {
+                    return Err(format!("primes {n} is too large (at most 2000000000)"));
                 }
                 Ok(count_primes_below(n))
             }
             Task::Spin => {
+                if n > 86_400_000 {
+                    return Err(format!("spin {n} is too long (at most 86400000 ms, a day)"));
+                }
                 let until = Instant::now() + Duration::from_millis(n);
                 let mut spins: u64 = 0;
                 while Instant::now() < until {

@@ -512,7 +512,8 @@ impl Running {
 
     /// Wait up to `grace` for the child to exit on its own, then SIGKILL its group; reap it.
     pub fn finish(self, grace: Duration) -> Status {
-        let deadline = Instant::now() + grace;
+        let now = Instant::now();
+        let deadline = now.checked_add(grace).unwrap_or(now);
         let mut killed = false;
         loop {
             if let Some(st) = self.exited() {
