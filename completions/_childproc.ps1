@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Regenerate the committed shell completions and man pages')
             [CompletionResult]::new('cluster-worker', 'cluster-worker', [CompletionResultType]::ParameterValue, 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel')
+            [CompletionResult]::new('cluster-remote', 'cluster-remote', [CompletionResultType]::ParameterValue, 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout')
             [CompletionResult]::new('ipc-echo', 'ipc-echo', [CompletionResultType]::ParameterValue, 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -129,6 +130,11 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Kill a job (its process group) that runs longer than DURATION')
             [CompletionResult]::new('--halt', '--halt', [CompletionResultType]::ParameterName, 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)')
             [CompletionResult]::new('--joblog', '--joblog', [CompletionResultType]::ParameterName, 'Write a GNU parallel-style joblog (TSV) to FILE')
+            [CompletionResult]::new('--hosts', '--hosts', [CompletionResultType]::ParameterName, 'Run slots on these machines over ssh: [N/][user@]host[:port],... (N slots, default 1 or --workers; '':'' is this machine)')
+            [CompletionResult]::new('--hosts-file', '--hosts-file', [CompletionResultType]::ParameterName, 'Read --hosts entries from FILE, one per line (# comments)')
+            [CompletionResult]::new('--ssh', '--ssh', [CompletionResultType]::ParameterName, 'The ssh client and its options, split like a shell would (e.g. ''ssh -F cfg'')')
+            [CompletionResult]::new('--remote-childproc', '--remote-childproc', [CompletionResultType]::ParameterName, 'The childproc binary on the remote side (default: ''childproc'' on the remote PATH over ssh; this binary''s own path under Slurm)')
+            [CompletionResult]::new('--slurm-args', '--slurm-args', [CompletionResultType]::ParameterName, 'Extra srun options (e.g. ''-p debug -t 10''), split like a shell would; implies --slurm')
             [CompletionResult]::new('--kill-signal', '--kill-signal', [CompletionResultType]::ParameterName, 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)')
             [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'Grace period before SIGKILL follows the kill signal (0 = never escalate)')
             [CompletionResult]::new('--shell', '--shell', [CompletionResultType]::ParameterName, 'With --exec: run the template through /bin/sh -c, the input shell-quoted')
@@ -137,6 +143,7 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per job: seq, input, ok, output, error, worker, pid, attempts, durationMs')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Draw a progress bar on stderr (default when stderr is a terminal)')
             [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw a progress bar')
+            [CompletionResult]::new('--slurm', '--slurm', [CompletionResultType]::ParameterName, 'Run slots as Slurm job steps (srun) of the current allocation; --workers defaults to its task count')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -157,6 +164,19 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'childproc;cluster-remote' {
+            [CompletionResult]::new('--task', '--task', [CompletionResultType]::ParameterName, 'Relay for a pooled built-in task worker')
+            [CompletionResult]::new('--worker', '--worker', [CompletionResultType]::ParameterName, 'Relay for this IPC worker command (shell-words)')
+            [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Kill an --exec job that runs longer than DURATION')
+            [CompletionResult]::new('--kill-signal', '--kill-signal', [CompletionResultType]::ParameterName, 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)')
+            [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'Grace period before SIGKILL follows the kill signal (0 = never escalate)')
+            [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'Serve --exec jobs sent as JSON requests')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'childproc;ipc-echo' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -172,6 +192,7 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Regenerate the committed shell completions and man pages')
             [CompletionResult]::new('cluster-worker', 'cluster-worker', [CompletionResultType]::ParameterValue, 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel')
+            [CompletionResult]::new('cluster-remote', 'cluster-remote', [CompletionResultType]::ParameterValue, 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout')
             [CompletionResult]::new('ipc-echo', 'ipc-echo', [CompletionResultType]::ParameterValue, 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -195,6 +216,9 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             break
         }
         'childproc;help;cluster-worker' {
+            break
+        }
+        'childproc;help;cluster-remote' {
             break
         }
         'childproc;help;ipc-echo' {

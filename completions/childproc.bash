@@ -19,6 +19,9 @@ _childproc() {
             childproc,cluster)
                 cmd="childproc__subcmd__cluster"
                 ;;
+            childproc,cluster-remote)
+                cmd="childproc__subcmd__cluster__subcmd__remote"
+                ;;
             childproc,cluster-worker)
                 cmd="childproc__subcmd__cluster__subcmd__worker"
                 ;;
@@ -45,6 +48,9 @@ _childproc() {
                 ;;
             childproc__subcmd__help,cluster)
                 cmd="childproc__subcmd__help__subcmd__cluster"
+                ;;
+            childproc__subcmd__help,cluster-remote)
+                cmd="childproc__subcmd__help__subcmd__cluster__subcmd__remote"
                 ;;
             childproc__subcmd__help,cluster-worker)
                 cmd="childproc__subcmd__help__subcmd__cluster__subcmd__worker"
@@ -77,7 +83,7 @@ _childproc() {
 
     case "${cmd}" in
         childproc)
-            opts="-h -V --help --version spawn exec execfile fork cluster generate cluster-worker ipc-echo help"
+            opts="-h -V --help --version spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -91,7 +97,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__cluster)
-            opts="-w -k -h -V --workers --task --worker --exec --shell --keep-order --json --retries --job-timeout --halt --joblog --progress --no-progress --kill-signal --kill-after --help --version"
+            opts="-w -k -h -V --workers --task --worker --exec --shell --keep-order --json --retries --job-timeout --halt --joblog --progress --no-progress --hosts --hosts-file --ssh --remote-childproc --slurm --slurm-args --kill-signal --kill-after --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -130,6 +136,60 @@ _childproc() {
                     return 0
                     ;;
                 --joblog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hosts-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remote-childproc)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slurm-args)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kill-signal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kill-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        childproc__subcmd__cluster__subcmd__remote)
+            opts="-h -V --task --worker --exec --job-timeout --kill-signal --kill-after --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --task)
+                    COMPREPLY=($(compgen -W "fib sum primes spin" -- "${cur}"))
+                    return 0
+                    ;;
+                --worker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -351,7 +411,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__help)
-            opts="spawn exec execfile fork cluster generate cluster-worker ipc-echo help"
+            opts="spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -365,6 +425,20 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__help__subcmd__cluster)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        childproc__subcmd__help__subcmd__cluster__subcmd__remote)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -29,6 +29,7 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand cluster 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
             cand generate 'Regenerate the committed shell completions and man pages'
             cand cluster-worker 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
+            cand cluster-remote 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout'
             cand ipc-echo 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -121,6 +122,11 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand --job-timeout 'Kill a job (its process group) that runs longer than DURATION'
             cand --halt 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)'
             cand --joblog 'Write a GNU parallel-style joblog (TSV) to FILE'
+            cand --hosts 'Run slots on these machines over ssh: [N/][user@]host[:port],... (N slots, default 1 or --workers; '':'' is this machine)'
+            cand --hosts-file 'Read --hosts entries from FILE, one per line (# comments)'
+            cand --ssh 'The ssh client and its options, split like a shell would (e.g. ''ssh -F cfg'')'
+            cand --remote-childproc 'The childproc binary on the remote side (default: ''childproc'' on the remote PATH over ssh; this binary''s own path under Slurm)'
+            cand --slurm-args 'Extra srun options (e.g. ''-p debug -t 10''), split like a shell would; implies --slurm'
             cand --kill-signal 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)'
             cand --kill-after 'Grace period before SIGKILL follows the kill signal (0 = never escalate)'
             cand --shell 'With --exec: run the template through /bin/sh -c, the input shell-quoted'
@@ -129,6 +135,7 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand --json 'One JSON object per job: seq, input, ok, output, error, worker, pid, attempts, durationMs'
             cand --progress 'Draw a progress bar on stderr (default when stderr is a terminal)'
             cand --no-progress 'Never draw a progress bar'
+            cand --slurm 'Run slots as Slurm job steps (srun) of the current allocation; --workers defaults to its task count'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -146,6 +153,18 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'childproc;cluster-remote'= {
+            cand --task 'Relay for a pooled built-in task worker'
+            cand --worker 'Relay for this IPC worker command (shell-words)'
+            cand --job-timeout 'Kill an --exec job that runs longer than DURATION'
+            cand --kill-signal 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)'
+            cand --kill-after 'Grace period before SIGKILL follows the kill signal (0 = never escalate)'
+            cand --exec 'Serve --exec jobs sent as JSON requests'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'childproc;ipc-echo'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -160,6 +179,7 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand cluster 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
             cand generate 'Regenerate the committed shell completions and man pages'
             cand cluster-worker 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
+            cand cluster-remote 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout'
             cand ipc-echo 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -176,6 +196,8 @@ set edit:completion:arg-completer[childproc] = {|@words|
         &'childproc;help;generate'= {
         }
         &'childproc;help;cluster-worker'= {
+        }
+        &'childproc;help;cluster-remote'= {
         }
         &'childproc;help;ipc-echo'= {
         }

@@ -33,6 +33,7 @@ complete -c childproc -n "__fish_childproc_needs_command" -f -a "fork" -d 'Start
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "cluster" -d 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "generate" -d 'Regenerate the committed shell completions and man pages'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "cluster-worker" -d 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
+complete -c childproc -n "__fish_childproc_needs_command" -f -a "cluster-remote" -d 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "ipc-echo" -d 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c childproc -n "__fish_childproc_using_subcommand spawn" -s C -l cwd -d 'Working directory of the child' -r -F
@@ -105,6 +106,11 @@ complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l halt -d 
 now\t'Stop at once: kill running jobs, start no more'
 soon\t'Start no more jobs, let running ones finish'"
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l joblog -d 'Write a GNU parallel-style joblog (TSV) to FILE' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l hosts -d 'Run slots on these machines over ssh: [N/][user@]host[:port],... (N slots, default 1 or --workers; \':\' is this machine)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l hosts-file -d 'Read --hosts entries from FILE, one per line (# comments)' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l ssh -d 'The ssh client and its options, split like a shell would (e.g. \'ssh -F cfg\')' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l remote-childproc -d 'The childproc binary on the remote side (default: \'childproc\' on the remote PATH over ssh; this binary\'s own path under Slurm)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l slurm-args -d 'Extra srun options (e.g. \'-p debug -t 10\'), split like a shell would; implies --slurm' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l kill-signal -d 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l kill-after -d 'Grace period before SIGKILL follows the kill signal (0 = never escalate)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l shell -d 'With --exec: run the template through /bin/sh -c, the input shell-quoted'
@@ -112,20 +118,33 @@ complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s k -l kee
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l json -d 'One JSON object per job: seq, input, ok, output, error, worker, pid, attempts, durationMs'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l progress -d 'Draw a progress bar on stderr (default when stderr is a terminal)'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l no-progress -d 'Never draw a progress bar'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l slurm -d 'Run slots as Slurm job steps (srun) of the current allocation; --workers defaults to its task count'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s V -l version -d 'Print version'
 complete -c childproc -n "__fish_childproc_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c childproc -n "__fish_childproc_using_subcommand generate" -s V -l version -d 'Print version'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-worker" -s h -l help -d 'Print help'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-worker" -s V -l version -d 'Print version'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l task -d 'Relay for a pooled built-in task worker' -r -f -a "fib\t'Naive recursive Fibonacci of N (N <= 93, the largest that fits in 64 bits)'
+sum\t'Sum of 0..=N computed in a loop'
+primes\t'Count the primes below N (N <= 2*10^9)'
+spin\t'Busy-loop for N milliseconds (at most a day)'"
+complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l worker -d 'Relay for this IPC worker command (shell-words)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l job-timeout -d 'Kill an --exec job that runs longer than DURATION' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l kill-signal -d 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l kill-after -d 'Grace period before SIGKILL follows the kill signal (0 = never escalate)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l exec -d 'Serve --exec jobs sent as JSON requests'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -s V -l version -d 'Print version'
 complete -c childproc -n "__fish_childproc_using_subcommand ipc-echo" -s h -l help -d 'Print help'
 complete -c childproc -n "__fish_childproc_using_subcommand ipc-echo" -s V -l version -d 'Print version'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "spawn" -d 'Run PROGRAM and stream its stdio live (no shell)'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "exec" -d 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "execfile" -d 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "fork" -d 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "cluster" -d 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "generate" -d 'Regenerate the committed shell completions and man pages'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "cluster-worker" -d 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "ipc-echo" -d 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker ipc-echo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "spawn" -d 'Run PROGRAM and stream its stdio live (no shell)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "exec" -d 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "execfile" -d 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "fork" -d 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "cluster" -d 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "generate" -d 'Regenerate the committed shell completions and man pages'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "cluster-worker" -d 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "cluster-remote" -d 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "ipc-echo" -d 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

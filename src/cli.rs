@@ -59,6 +59,10 @@ pub enum Command {
     /// Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel
     #[command(hide = true, name = "cluster-worker")]
     ClusterWorker,
+    /// Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary
+    /// that speaks to it over stdin/stdout
+    #[command(hide = true, name = "cluster-remote")]
+    ClusterRemote(RemoteArgs),
     /// Child role: echo every IPC message back (what `fork` runs without PROGRAM)
     #[command(hide = true, name = "ipc-echo")]
     IpcEcho,
@@ -91,7 +95,7 @@ impl KillOpts {
 #[derive(Debug, Args, Clone)]
 pub struct RunOpts {
     /// Working directory of the child
-    #[arg(short = 'C', long, value_name = "DIR", value_parser = values::parse_path)]
+    #[arg(short = 'C', long, value_name = "DIR", value_parser = clap::builder::PathBufValueParser::new())]
     pub cwd: Option<PathBuf>,
 
     /// Add or override one environment variable of the child (repeatable); KEY= sets it empty
@@ -128,11 +132,11 @@ pub struct SpawnArgs {
     pub json: bool,
 
     /// Write the child's stdout to FILE (created or truncated)
-    #[arg(long, value_name = "FILE", value_parser = values::parse_path)]
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::PathBufValueParser::new())]
     pub stdout: Option<PathBuf>,
 
     /// Write the child's stderr to FILE (created or truncated)
-    #[arg(long, value_name = "FILE", value_parser = values::parse_path, conflicts_with = "merge")]
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::PathBufValueParser::new(), conflicts_with = "merge")]
     pub stderr: Option<PathBuf>,
 
     /// Send the child's stderr to the same place as its stdout (2>&1)
@@ -173,7 +177,7 @@ pub struct CaptureOpts {
     pub input: Option<OsString>,
 
     /// Feed FILE to the child's stdin
-    #[arg(long, value_name = "FILE", value_parser = values::parse_path)]
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::PathBufValueParser::new())]
     pub input_file: Option<PathBuf>,
 
     /// Print one JSON result object instead of the raw output
@@ -191,7 +195,7 @@ pub struct ExecArgs {
     pub capture: CaptureOpts,
 
     /// The shell that runs COMMAND_LINE
-    #[arg(long, value_name = "PATH", default_value = "/bin/sh", value_parser = values::parse_path)]
+    #[arg(long, value_name = "PATH", default_value = "/bin/sh", value_parser = clap::builder::PathBufValueParser::new())]
     pub shell: PathBuf,
 
     /// The command line, as ONE argument (quote it: 'ls -l | wc -l')
@@ -300,7 +304,7 @@ pub struct ClusterArgs {
     pub halt: Halt,
 
     /// Write a GNU parallel-style joblog (TSV) to FILE
-    #[arg(long, value_name = "FILE", value_parser = values::parse_path)]
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::PathBufValueParser::new())]
     pub joblog: Option<PathBuf>,
 
     /// Draw a progress bar on stderr (default when stderr is a terminal)
@@ -310,6 +314,38 @@ pub struct ClusterArgs {
     /// Never draw a progress bar
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Run slots on these machines over ssh: [N/][user@]host[:port],... (N slots, default 1
+    /// or --workers; ':' is this machine)
+    #[arg(long, value_name = "LIST", value_parser = values::parse_hosts, help_heading = "Many machines")]
+    pub hosts: Option<values::HostList>,
+
+    /// Read --hosts entries from FILE, one per line (# comments)
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::PathBufValueParser::new(), help_heading = "Many machines")]
+    pub hosts_file: Option<PathBuf>,
+
+    /// The ssh client and its options, split like a shell would (e.g. 'ssh -F cfg')
+    #[arg(
+        long,
+        value_name = "CMD",
+        default_value = "ssh",
+        help_heading = "Many machines"
+    )]
+    pub ssh: String,
+
+    /// The childproc binary on the remote side (default: 'childproc' on the remote PATH over
+    /// ssh; this binary's own path under Slurm)
+    #[arg(long, value_name = "PATH", help_heading = "Many machines")]
+    pub remote_childproc: Option<String>,
+
+    /// Run slots as Slurm job steps (srun) of the current allocation; --workers defaults to
+    /// its task count
+    #[arg(long, conflicts_with_all = ["hosts", "hosts_file"], help_heading = "Many machines")]
+    pub slurm: bool,
+
+    /// Extra srun options (e.g. '-p debug -t 10'), split like a shell would; implies --slurm
+    #[arg(long, value_name = "ARGS", conflicts_with_all = ["hosts", "hosts_file"], help_heading = "Many machines")]
+    pub slurm_args: Option<String>,
 
     #[command(flatten)]
     pub kill: KillOpts,
@@ -324,4 +360,27 @@ pub struct GenerateArgs {
     /// Directory that receives completions/ and man/
     #[arg(value_name = "DIR", default_value = ".")]
     pub dir: PathBuf,
+}
+
+/// The hidden `cluster-remote` role's options, set by the primary (not meant for users).
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Relay for a pooled built-in task worker
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub task: Option<crate::cluster::tasks::Task>,
+
+    /// Relay for this IPC worker command (shell-words)
+    #[arg(long, value_name = "CMD")]
+    pub worker: Option<String>,
+
+    /// Serve --exec jobs sent as JSON requests
+    #[arg(long)]
+    pub exec: bool,
+
+    /// Kill an --exec job that runs longer than DURATION
+    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration_positive)]
+    pub job_timeout: Option<Duration>,
+
+    #[command(flatten)]
+    pub kill: KillOpts,
 }

@@ -4,7 +4,6 @@
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -191,12 +190,84 @@ pub fn parse_workers(s: &str) -> Result<usize, String> {
     }
 }
 
-/// A non-empty path.
-pub fn parse_path(s: &str) -> Result<PathBuf, String> {
-    if s.is_empty() {
-        return Err("empty path".into());
+/// One entry of `--hosts`: `[N/][user@]host[:port]`, or `:` for this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSpec {
+    /// Slots on this host (`N/`); `None`: `--workers`, or 1.
+    pub slots: Option<usize>,
+    /// `user@host` as ssh takes it; `None` for the local machine.
+    pub dest: Option<String>,
+    pub port: Option<u16>,
+}
+
+impl HostSpec {
+    /// The name shown in the joblog and the summary (`:` for this machine).
+    pub fn label(&self) -> String {
+        match (&self.dest, self.port) {
+            (None, _) => ":".into(),
+            (Some(d), None) => d.clone(),
+            (Some(d), Some(p)) => format!("{d}:{p}"),
+        }
     }
-    Ok(PathBuf::from(s))
+}
+
+/// One `--hosts` entry (also one line of `--hosts-file`).
+pub fn parse_host(entry: &str) -> Result<HostSpec, String> {
+    let e = entry.trim();
+    let (slots, rest) = match e.split_once('/') {
+        Some((n, rest)) => (
+            Some(parse_workers(n).map_err(|m| format!("'{e}': {m}"))?),
+            rest,
+        ),
+        None => (None, e),
+    };
+    if rest == ":" {
+        return Ok(HostSpec {
+            slots,
+            dest: None,
+            port: None,
+        });
+    }
+    let (dest, port) = match rest.rsplit_once(':') {
+        Some((d, p)) => {
+            let port = p
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or_else(|| format!("'{e}': '{p}' is not a port number"))?;
+            (d, Some(port))
+        }
+        None => (rest, None),
+    };
+    let host = dest.rsplit_once('@').map_or(dest, |(_, h)| h);
+    if host.is_empty() || dest.starts_with('@') {
+        return Err(format!("'{e}': no host name"));
+    }
+    if dest.starts_with('-') || dest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("'{e}' is not a host name"));
+    }
+    Ok(HostSpec {
+        slots,
+        dest: Some(dest.to_string()),
+        port,
+    })
+}
+
+/// The entries of one `--hosts` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostList(pub Vec<HostSpec>);
+
+/// `--hosts`: comma-separated entries, at least one.
+pub fn parse_hosts(s: &str) -> Result<HostList, String> {
+    let hosts = s
+        .split(',')
+        .filter(|e| !e.trim().is_empty())
+        .map(parse_host)
+        .collect::<Result<Vec<_>, _>>()?;
+    if hosts.is_empty() {
+        return Err("no hosts given".into());
+    }
+    Ok(HostList(hosts))
 }
 
 #[cfg(test)]
@@ -271,5 +342,36 @@ mod tests {
         assert!(parse_env_pair("A").is_err());
         assert!(parse_env_pair("=x").is_err());
         assert!(parse_env_pair("A=\0").is_err());
+    }
+
+    #[test]
+    fn host_entries() {
+        let h = parse_host("4/me@example.org:2222").unwrap();
+        assert_eq!(h.slots, Some(4));
+        assert_eq!(h.dest.as_deref(), Some("me@example.org"));
+        assert_eq!(h.port, Some(2222));
+        assert_eq!(h.label(), "me@example.org:2222");
+        let l = parse_host("2/:").unwrap();
+        assert_eq!(
+            (l.slots, l.dest.clone(), l.label()),
+            (Some(2), None, ":".into())
+        );
+        assert_eq!(parse_host("host1").unwrap().slots, None);
+        for bad in [
+            "0/h",
+            "x/h",
+            "h:0",
+            "h:99999",
+            "h:",
+            "@h",
+            "me@",
+            "-oProxyCommand=x",
+            "a b",
+            "",
+        ] {
+            assert!(parse_host(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_hosts("a,2/b,:").unwrap().0.len(), 3);
+        assert!(parse_hosts(",").is_err());
     }
 }

@@ -9,17 +9,20 @@
 //! lives until the end of the run, which matters because `PR_SET_PDEATHSIG` is tied to the
 //! thread that spawned a child.
 
+pub mod launch;
+pub mod remote;
 pub mod report;
 pub mod role;
 pub mod tasks;
 pub mod worker;
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::BufRead;
 use std::os::unix::ffi::OsStringExt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::{ClusterArgs, Halt};
@@ -28,6 +31,7 @@ use crate::error_line;
 use crate::exit::Exit;
 use crate::output::Capture;
 use crate::process::{self, Input, Limits, Output, Spec, Status, signals, supervise};
+use launch::{Launcher, Role};
 use tasks::Task;
 use worker::{IpcWorker, Reply};
 
@@ -58,6 +62,8 @@ pub struct JobResult {
     pub exit_code: i32,
     pub signal: i32,
     pub command: String,
+    /// Where it ran: `:` for this machine, else the host (or Slurm node) name.
+    pub host: String,
 }
 
 /// How jobs are run.
@@ -69,6 +75,8 @@ enum Mode {
 
 struct Shared {
     mode: Mode,
+    /// `--worker` as the user wrote it (sent to remote sides as one argument).
+    worker_line: String,
     halt: Halt,
     retries: u32,
     job_timeout: Option<Duration>,
@@ -80,6 +88,17 @@ struct Shared {
     workers: usize,
     /// The inputs, read on demand by whichever slot is idle.
     queue: Mutex<Queue>,
+    /// Jobs handed back by a slot whose host connection failed; taken before new inputs.
+    requeue: Mutex<VecDeque<Job>>,
+    requeued: Condvar,
+    /// Jobs taken from the queue and not yet reported or handed back.
+    outstanding: AtomicUsize,
+    /// Some slots run on other machines (jobs may be handed back; hosts are reported).
+    remote: bool,
+    /// CPU time the remote sides reported, in microseconds.
+    remote_cpu: AtomicU64,
+    /// `cluster-remote --exec` arguments carrying the job limits.
+    exec_limits: Vec<String>,
     /// Results are reported by the slot that produced them, under this lock.
     reporter: Mutex<report::Reporter>,
 }
@@ -139,10 +158,117 @@ impl Queue {
 /// How often a worker may die before answering its first job before its slot gives up.
 const MAX_STARTUP_DEATHS: u32 = 5;
 
+/// Connection failures in a row after which a slot's host is marked down.
+const MAX_CONNECT_TRIES: u32 = 3;
+
+/// The hosts of a run: one launcher each, and for each slot the index of its launcher. The
+/// temporary directory holds ssh's ControlMaster sockets; it lives as long as the run.
+struct Pool {
+    launchers: Vec<Arc<dyn Launcher>>,
+    slots: Vec<usize>,
+    _control: Option<tempfile::TempDir>,
+}
+
+fn pool(a: &ClusterArgs) -> anyhow::Result<Pool> {
+    let local_default = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut hosts = a.hosts.clone().map(|h| h.0).unwrap_or_default();
+    if let Some(f) = &a.hosts_file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| UsageError(format!("--hosts-file {}: {e}", f.display())))?;
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if !line.is_empty() {
+                hosts.push(
+                    crate::values::parse_host(line)
+                        .map_err(|e| UsageError(format!("--hosts-file {}: {e}", f.display())))?,
+                );
+            }
+        }
+        if hosts.is_empty() {
+            return Err(UsageError(format!("--hosts-file {}: no hosts in it", f.display())).into());
+        }
+    }
+    let slurm = a.slurm || a.slurm_args.is_some();
+    if slurm {
+        let srun_args = match &a.slurm_args {
+            Some(s) => {
+                shell_words::split(s).map_err(|e| UsageError(format!("--slurm-args '{s}': {e}")))?
+            }
+            None => Vec::new(),
+        };
+        let remote = match &a.remote_childproc {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()?.to_string_lossy().into_owned(),
+        };
+        let n = a
+            .workers
+            .or_else(launch::allocation_tasks)
+            .unwrap_or_else(local_default);
+        let l: Arc<dyn Launcher> = Arc::new(launch::Slurm::new(srun_args, remote));
+        return Ok(Pool {
+            launchers: vec![l],
+            slots: vec![0; n],
+            _control: None,
+        });
+    }
+    if hosts.is_empty() {
+        let n = a.workers.unwrap_or_else(local_default);
+        let l: Arc<dyn Launcher> = Arc::new(launch::Local::default());
+        return Ok(Pool {
+            launchers: vec![l],
+            slots: vec![0; n],
+            _control: None,
+        });
+    }
+    let client =
+        shell_words::split(&a.ssh).map_err(|e| UsageError(format!("--ssh '{}': {e}", a.ssh)))?;
+    if client.is_empty() {
+        return Err(UsageError("--ssh needs a command".into()).into());
+    }
+    // A private directory for the ControlMaster sockets (short: a socket path has ~100 bytes).
+    let control = tempfile::Builder::new()
+        .prefix("cp-ssh-")
+        .tempdir_in("/tmp")
+        .ok();
+    let remote = a
+        .remote_childproc
+        .clone()
+        .unwrap_or_else(|| "childproc".into());
+    let mut launchers: Vec<Arc<dyn Launcher>> = Vec::new();
+    let mut slots = Vec::new();
+    for h in &hosts {
+        let n = h.slots.or(a.workers).unwrap_or(1);
+        let l: Arc<dyn Launcher> = match h.dest {
+            None => Arc::new(launch::Local::default()),
+            Some(_) => Arc::new(launch::Ssh::new(
+                h,
+                client.clone(),
+                remote.clone(),
+                control.as_ref().map(|d| d.path()),
+            )),
+        };
+        slots.extend(std::iter::repeat_n(launchers.len(), n));
+        launchers.push(l);
+    }
+    if slots.len() > 4096 {
+        return Err(UsageError(format!(
+            "{} slots in all is too many (at most 4096)",
+            slots.len()
+        ))
+        .into());
+    }
+    Ok(Pool {
+        launchers,
+        slots,
+        _control: control,
+    })
+}
+
 pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
-    let workers = a
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = pool(&a)?;
+    let (launchers, slot_hosts) = (&pool.launchers, &pool.slots);
+    let workers = slot_hosts.len();
+    let remote = launchers.iter().any(|l| !l.runs_here());
     let mode = if let Some(t) = a.task {
         Mode::Task(t)
     } else if let Some(w) = &a.worker {
@@ -152,8 +278,13 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
         }
         Mode::Worker(argv)
     } else if let Some(t) = &a.exec {
-        let template =
+        let mut template =
             shell_words::split(t).map_err(|e| UsageError(format!("--exec '{t}': {e}")))?;
+        if a.shell && !template.is_empty() {
+            // The shell gets the template as written: splitting and re-joining would lose
+            // its quoting (`printf '%s\n' {}`).
+            template = vec![t.clone()];
+        }
         if template.is_empty() {
             return Err(UsageError("--exec needs a command template".into()).into());
         }
@@ -164,7 +295,8 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
     } else {
         return Err(UsageError("one of --task, --worker or --exec is required".into()).into());
     };
-    let mut reporter = report::Reporter::new(&a)?;
+    let exec_limits = exec_limit_args(&a);
+    let mut reporter = report::Reporter::new(&a, remote)?;
     let known_total = (!a.inputs.is_empty()).then_some(a.inputs.len() as u64);
     reporter.set_total(known_total);
     let source = if a.inputs.is_empty() {
@@ -178,6 +310,7 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
 
     let shared = Arc::new(Shared {
         mode,
+        worker_line: a.worker.clone().unwrap_or_default(),
         halt: a.halt,
         retries: a.retries,
         job_timeout: a.job_timeout,
@@ -190,18 +323,25 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
             seq: 0,
             done: false,
         }),
+        requeue: Mutex::new(VecDeque::new()),
+        requeued: Condvar::new(),
+        outstanding: AtomicUsize::new(0),
+        remote,
+        remote_cpu: AtomicU64::new(0),
+        exec_limits,
         reporter: Mutex::new(reporter),
     });
 
     let started = Instant::now();
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    for slot in 0..workers {
+    for (slot, &h) in slot_hosts.iter().enumerate() {
         let sh = Arc::clone(&shared);
         let done = done_tx.clone();
+        let launcher = Arc::clone(&launchers[h]);
         std::thread::Builder::new()
             .name(format!("slot-{slot}"))
             .spawn(move || {
-                slot_loop(slot + 1, &sh);
+                slot_loop(slot + 1, &sh, &*launcher);
                 let _ = done.send(());
             })?;
     }
@@ -240,11 +380,27 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
         interrupted = signals::Seen::now().first();
     }
     let pool_collapsed = shared.dead_slots.load(Ordering::SeqCst) >= workers;
+    for l in launchers {
+        l.close();
+    }
     let mut reporter = match shared.reporter.lock() {
         Ok(r) => r,
         Err(poisoned) => poisoned.into_inner(),
     };
-    reporter.finish(started.elapsed(), workers, interrupted);
+    let hosts: Vec<(String, bool)> = launchers
+        .iter()
+        .map(|l| {
+            (
+                l.state().label.clone(),
+                l.state().down.load(Ordering::SeqCst),
+            )
+        })
+        .collect();
+    let remote_cpu = Duration::from_micros(shared.remote_cpu.load(Ordering::SeqCst));
+    reporter.finish(started.elapsed(), workers, interrupted, remote_cpu, &hosts);
+    if pool_collapsed && remote && hosts.iter().all(|(_, down)| *down) {
+        error_line("all hosts are down; no job could run");
+    }
 
     if let Some(sig) = interrupted {
         return Ok(Exit::Signal(sig));
@@ -259,25 +415,155 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
     })
 }
 
-/// The next input for an idle slot (`None`: no more, or the run is stopping).
-fn next_job(shared: &Shared) -> Option<Job> {
+/// `cluster-remote --exec` options that carry the job limits to the far side.
+fn exec_limit_args(a: &ClusterArgs) -> Vec<String> {
+    let ms = |d: Duration| (d.as_millis().max(u128::from(!d.is_zero()))).to_string();
+    let mut v = vec![
+        "--kill-signal".to_string(),
+        a.kill.kill_signal.number().to_string(),
+        "--kill-after".to_string(),
+        ms(a.kill.kill_after),
+    ];
+    if let Some(t) = a.job_timeout {
+        v.extend(["--job-timeout".to_string(), ms(t)]);
+    }
+    v
+}
+
+/// Take a job: one handed back first, else the next input. `wait` chooses whether to block
+/// on the input lock.
+fn take_job(shared: &Shared, wait: bool) -> Option<Job> {
     if shared.stop.load(Ordering::SeqCst) {
         return None;
     }
-    shared.queue.lock().ok()?.next()
+    if shared.remote
+        && let Ok(mut rq) = shared.requeue.lock()
+        && let Some(j) = rq.pop_front()
+    {
+        shared.outstanding.fetch_add(1, Ordering::SeqCst);
+        return Some(j);
+    }
+    let job = if wait {
+        shared.queue.lock().ok()?.next()
+    } else {
+        shared.queue.try_lock().ok()?.next()
+    }?;
+    shared.outstanding.fetch_add(1, Ordering::SeqCst);
+    Some(job)
 }
 
-fn slot_loop(slot: usize, shared: &Shared) {
+/// The next input for an idle slot (`None`: no more, or the run is stopping). When other
+/// machines are involved, a slot whose inputs ran out stays until no job can be handed back.
+fn next_job(shared: &Shared) -> Option<Job> {
+    loop {
+        if let Some(j) = take_job(shared, true) {
+            return Some(j);
+        }
+        if !shared.remote || shared.stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        let rq = shared.requeue.lock().ok()?;
+        if !rq.is_empty() {
+            continue;
+        }
+        if shared.outstanding.load(Ordering::SeqCst) == 0 {
+            return None;
+        }
+        let _ = shared.requeued.wait_timeout(rq, Duration::from_millis(100));
+    }
+}
+
+/// Hand jobs back to the pool: their host failed, not they.
+fn requeue(shared: &Shared, jobs: impl IntoIterator<Item = Job>) {
+    if let Ok(mut rq) = shared.requeue.lock() {
+        for j in jobs {
+            rq.push_back(j);
+            shared.outstanding.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    shared.requeued.notify_all();
+}
+
+/// A connection to the slot's host failed (`tries` times in a row now). Returns true when the
+/// host is down and the slot should stop; otherwise waits a little before the next try.
+fn connection_failed(launcher: &dyn Launcher, why: &str, tries: u32) -> bool {
+    let st = launcher.state();
+    if st.down.load(Ordering::SeqCst) {
+        return true;
+    }
+    let hopeless = why.contains("--remote-childproc");
+    if hopeless || tries >= MAX_CONNECT_TRIES {
+        st.mark_down(why);
+        return true;
+    }
+    error_line(&format!("host {}: {why}; reconnecting", st.label));
+    std::thread::sleep(Duration::from_millis(200 << tries.min(5)));
+    st.down.load(Ordering::SeqCst)
+}
+
+/// This slot's host is down: its jobs go back to the others. The last slot standing fails
+/// everything left, each job exactly once.
+fn host_down(slot: usize, shared: &Shared, jobs: Vec<Job>) {
+    requeue(shared, jobs);
+    let dead = shared.dead_slots.fetch_add(1, Ordering::SeqCst) + 1;
+    if dead < shared.workers {
+        return;
+    }
+    while let Some(job) = next_job(shared) {
+        let r = not_run(slot, job, "not run: all hosts are down");
+        report(shared, r);
+    }
+}
+
+fn not_run(slot: usize, job: Job, why: &str) -> JobResult {
+    JobResult {
+        seq: job.seq,
+        input: job.input,
+        ok: false,
+        output: Vec::new(),
+        stderr: Vec::new(),
+        error: Some(why.to_string()),
+        worker: slot,
+        pid: 0,
+        attempts: 0,
+        started: SystemTime::now(),
+        duration: Duration::ZERO,
+        exit_code: -1,
+        signal: 0,
+        command: String::new(),
+        // Never ran anywhere.
+        host: "-".into(),
+    }
+}
+
+fn slot_loop(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
     // Register this thread's signal waker before any child exists.
     let _ = signals::Waker::for_thread();
     match &shared.mode {
         Mode::Exec { template, shell } => {
+            let mut server: Option<IpcWorker> = None;
+            let mut tries = 0u32;
             while let Some(job) = next_job(shared) {
-                let r = run_exec_job(slot, shared, template, *shell, job);
-                report(shared, r);
+                match run_exec_job(slot, shared, launcher, &mut server, template, *shell, job) {
+                    Ok(r) => {
+                        tries = 0;
+                        report(shared, r);
+                    }
+                    Err((job, why)) => {
+                        tries += 1;
+                        if connection_failed(launcher, &why, tries) {
+                            host_down(slot, shared, vec![job]);
+                            return;
+                        }
+                        requeue(shared, [job]);
+                    }
+                }
+            }
+            if let Some(s) = server {
+                let _ = s.shutdown(Duration::from_secs(2));
             }
         }
-        Mode::Task(_) | Mode::Worker(_) => ipc_slot(slot, shared),
+        Mode::Task(_) | Mode::Worker(_) => ipc_slot(slot, shared, launcher),
     }
 }
 
@@ -306,21 +592,12 @@ fn report(shared: &Shared, r: JobResult) {
         Ok(mut rep) => rep.job(r),
         Err(poisoned) => poisoned.into_inner().job(r),
     }
-}
-
-/// The spec of a persistent worker for this mode.
-fn worker_spec(shared: &Shared) -> anyhow::Result<Spec> {
-    Ok(match &shared.mode {
-        Mode::Task(_) => Spec::new(
-            std::env::current_exe()?.into_os_string(),
-            vec!["cluster-worker".into()],
-        ),
-        Mode::Worker(argv) => Spec::new(
-            OsString::from(&argv[0]),
-            argv[1..].iter().map(OsString::from).collect(),
-        ),
-        Mode::Exec { .. } => anyhow::bail!("--exec has no persistent workers"),
-    })
+    if shared.remote {
+        shared.outstanding.fetch_sub(1, Ordering::SeqCst);
+        shared.requeued.notify_all();
+    } else {
+        shared.outstanding.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The message that carries one job to a persistent worker.
@@ -392,14 +669,18 @@ impl Pace {
 
 /// Take a job without waiting for the queue lock (`None` also when another slot holds it).
 fn try_next_job(shared: &Shared) -> Option<Job> {
-    if shared.stop.load(Ordering::SeqCst) {
-        return None;
-    }
-    shared.queue.try_lock().ok()?.next()
+    take_job(shared, false)
 }
 
-fn ipc_slot(slot: usize, shared: &Shared) {
+fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
     let max_depth = pipeline_depth(&shared.mode);
+    let role = match &shared.mode {
+        Mode::Task(t) => Role::Task(*t),
+        Mode::Worker(argv) => Role::Worker(argv, shared.worker_line.as_str()),
+        Mode::Exec { .. } => return,
+    };
+    let mut host = launcher.state().label.clone();
+    let mut connect_tries = 0u32;
     let mut pace = Pace {
         avg: None,
         mark: Instant::now(),
@@ -424,25 +705,31 @@ fn ipc_slot(slot: usize, shared: &Shared) {
         began: Instant::now(),
         wall: SystemTime::now(),
     };
-    let finish =
-        |e: InFlight, ok: bool, output: Vec<u8>, error: Option<String>, pid: i32, signal: i32| {
-            JobResult {
-                seq: e.job.seq,
-                input: e.job.input,
-                ok,
-                output,
-                stderr: Vec::new(),
-                error,
-                worker: slot,
-                pid,
-                attempts: e.attempts.max(1),
-                started: e.wall,
-                duration: e.began.elapsed(),
-                exit_code: i32::from(!ok),
-                signal,
-                command: command.clone(),
-            }
-        };
+    let finish = |e: InFlight,
+                  ok: bool,
+                  output: Vec<u8>,
+                  error: Option<String>,
+                  pid: i32,
+                  signal: i32,
+                  host: &str| {
+        JobResult {
+            seq: e.job.seq,
+            input: e.job.input,
+            ok,
+            output,
+            stderr: Vec::new(),
+            error,
+            worker: slot,
+            pid,
+            attempts: e.attempts.max(1),
+            started: e.wall,
+            duration: e.began.elapsed(),
+            exit_code: i32::from(!ok),
+            signal,
+            command: command.clone(),
+            host: host.to_string(),
+        }
+    };
 
     loop {
         // Fill the pipeline: blocking only when nothing at all is in flight.
@@ -467,7 +754,7 @@ fn ipc_slot(slot: usize, shared: &Shared) {
             for e in inflight.drain(..).chain(ready.drain(..)) {
                 report(
                     shared,
-                    finish(e, false, Vec::new(), Some(why.clone()), 0, 0),
+                    finish(e, false, Vec::new(), Some(why.clone()), 0, 0, &host),
                 );
             }
             if shared.dead_slots.load(Ordering::SeqCst) < shared.workers {
@@ -477,19 +764,31 @@ fn ipc_slot(slot: usize, shared: &Shared) {
                 let why = format!("not run: no worker left ({why})");
                 report(
                     shared,
-                    finish(new_entry(job), false, Vec::new(), Some(why), 0, 0),
+                    finish(new_entry(job), false, Vec::new(), Some(why), 0, 0, &host),
                 );
             }
             break;
         }
+        if launcher.state().down.load(Ordering::SeqCst) {
+            let jobs = inflight
+                .drain(..)
+                .chain(ready.drain(..))
+                .map(|e| e.job)
+                .collect();
+            drop(current.take());
+            host_down(slot, shared, jobs);
+            return;
+        }
         if current.is_none() {
-            match worker_spec(shared)
-                .map_err(|e| e.to_string())
-                .and_then(|spec| IpcWorker::start(spec).map_err(|e| e.to_string()))
-            {
+            match launcher.start(&role).map_err(|e| e.to_string()) {
                 Ok(w) => {
                     current = Some(w);
                     answered_since_start = 0;
+                }
+                Err(e) if !launcher.runs_here() => {
+                    // The launcher itself (ssh, srun) cannot be started: no host can work.
+                    launcher.state().mark_down(&e);
+                    continue;
                 }
                 Err(e) => {
                     let why = format!("cannot start worker: {e}");
@@ -501,7 +800,6 @@ fn ipc_slot(slot: usize, shared: &Shared) {
             }
         }
         let Some(w) = current.as_mut() else { continue };
-        let pid = w.pid;
         if inflight.is_empty() {
             pace.start();
         }
@@ -512,11 +810,22 @@ fn ipc_slot(slot: usize, shared: &Shared) {
                 break; // the worker is gone; wait() reports how
             }
         }
-        match w.wait(shared.job_timeout) {
+        let reply = w.wait(shared.job_timeout);
+        // Read after the wait: a remote worker's pid arrives with its hello.
+        let pid = w.pid;
+        match reply {
             Reply::Message(m) => {
                 pace.reply();
                 answered_since_start += 1;
                 startup_deaths = 0;
+                if answered_since_start == 1 && !launcher.runs_here() {
+                    connect_tries = 0;
+                    if let Some(h) = w.remote_host()
+                        && launcher.state().label == "slurm"
+                    {
+                        host = h.to_string();
+                    }
+                }
                 let Some(mut e) = inflight.pop_front() else {
                     continue;
                 };
@@ -524,9 +833,9 @@ fn ipc_slot(slot: usize, shared: &Shared) {
                 let r = match &shared.mode {
                     Mode::Task(_) => {
                         let (ok, output, error) = task_reply(&m);
-                        finish(e, ok, output, error, pid, 0)
+                        finish(e, ok, output, error, pid, 0, &host)
                     }
-                    _ => finish(e, true, m, None, pid, 0),
+                    _ => finish(e, true, m, None, pid, 0, &host),
                 };
                 report(shared, r);
             }
@@ -535,8 +844,25 @@ fn ipc_slot(slot: usize, shared: &Shared) {
                 drop(current.take());
                 return;
             }
-            failure @ (Reply::TimedOut | Reply::Died(_)) => {
+            Reply::Lost(why) => {
+                // The connection, not the job, failed: every job here goes back unharmed.
                 current = None;
+                connect_tries += 1;
+                let jobs: Vec<Job> = inflight
+                    .drain(..)
+                    .chain(ready.drain(..))
+                    .map(|e| e.job)
+                    .collect();
+                if connection_failed(launcher, &why, connect_tries) {
+                    host_down(slot, shared, jobs);
+                    return;
+                }
+                requeue(shared, jobs);
+            }
+            failure @ (Reply::TimedOut | Reply::Died(_)) => {
+                if let Some(w) = current.take() {
+                    add_remote_cpu(shared, &w);
+                }
                 let (why, signal) = match failure {
                     Reply::Died(status) => {
                         let how = describe(status);
@@ -576,7 +902,10 @@ fn ipc_slot(slot: usize, shared: &Shared) {
                     let mut e = rest.remove(0);
                     e.attempts += 1;
                     if e.attempts > shared.retries || gave_up.is_some() {
-                        report(shared, finish(e, false, Vec::new(), Some(why), pid, signal));
+                        report(
+                            shared,
+                            finish(e, false, Vec::new(), Some(why), pid, signal, &host),
+                        );
                     } else {
                         error_line(&format!(
                             "job {}: {why}; retrying (attempt {})",
@@ -593,7 +922,17 @@ fn ipc_slot(slot: usize, shared: &Shared) {
         }
     }
     if let Some(w) = current.take() {
+        add_remote_cpu(shared, &w);
         let _ = w.shutdown(Duration::from_secs(2));
+    }
+}
+
+fn add_remote_cpu(shared: &Shared, w: &IpcWorker) {
+    let cpu = w.remote_cpu();
+    if !cpu.is_zero() {
+        shared
+            .remote_cpu
+            .fetch_add(cpu.as_micros() as u64, Ordering::Relaxed);
     }
 }
 
@@ -676,13 +1015,117 @@ fn exec_argv(template: &[String], shell: bool, input: &[u8]) -> Vec<OsString> {
     out
 }
 
+/// One try of an `--exec` job, wherever it ran.
+struct Attempt {
+    pid: i32,
+    status: Status,
+    timed_out: bool,
+    /// Killed because the run is being stopped (`--halt now`, a signal).
+    cancelled: bool,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// Run one try here: one supervised process.
+fn attempt_here(shared: &Shared, argv: &[OsString]) -> Result<Attempt, process::SpawnError> {
+    let mut spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
+    spec.stdin = Input::Null;
+    spec.stdout = Output::Pipe;
+    spec.stderr = Output::Pipe;
+    let child = process::spawn(spec)?;
+    let mut cap = Capture::new(u64::MAX);
+    let out = supervise(child, &shared.limits, &mut cap);
+    let [stdout, stderr] = cap.bufs;
+    Ok(Attempt {
+        pid: out.pid,
+        status: out.status,
+        timed_out: out.timed_out,
+        cancelled: out.cancelled || out.interrupted.is_some(),
+        stdout,
+        stderr,
+    })
+}
+
+/// What a remote try can end in besides an attempt.
+enum RemoteEnd {
+    /// The job could not be started there (message, exit code).
+    Spawn(String, i32),
+    /// The connection failed: the job goes back to the pool.
+    Lost(String),
+}
+
+/// Run one try through the slot's exec server on its host, connecting first if needed.
+fn attempt_remote(
+    shared: &Shared,
+    launcher: &dyn Launcher,
+    server: &mut Option<IpcWorker>,
+    argv: &[OsString],
+) -> Result<Attempt, RemoteEnd> {
+    if server.is_none() {
+        let w = launcher
+            .start(&Role::Exec(&shared.exec_limits))
+            .map_err(|e| RemoteEnd::Lost(e.to_string()))?;
+        *server = Some(w);
+    }
+    let Some(w) = server.as_mut() else {
+        return Err(RemoteEnd::Lost("no connection".into()));
+    };
+    let reply = if w.send(&remote::job_request(argv)) {
+        w.wait(None)
+    } else {
+        w.wait(Some(Duration::from_secs(2)))
+    };
+    match reply {
+        Reply::Message(m) => {
+            let r = remote::parse_reply(&m).map_err(RemoteEnd::Lost)?;
+            shared
+                .remote_cpu
+                .fetch_add(r.cpu.as_micros() as u64, Ordering::Relaxed);
+            if let Some((msg, code)) = r.spawn_error {
+                return Err(RemoteEnd::Spawn(msg, code));
+            }
+            Ok(Attempt {
+                pid: r.pid,
+                status: r.status.unwrap_or(Status::Exited(-1)),
+                timed_out: r.timed_out,
+                cancelled: r.cancelled,
+                stdout: r.stdout,
+                stderr: r.stderr,
+            })
+        }
+        Reply::Interrupted => {
+            *server = None;
+            Ok(Attempt {
+                pid: 0,
+                status: Status::Signaled(libc::SIGKILL),
+                timed_out: false,
+                cancelled: true,
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            })
+        }
+        Reply::Lost(why) => {
+            *server = None;
+            Err(RemoteEnd::Lost(why))
+        }
+        Reply::Died(_) | Reply::TimedOut => {
+            *server = None;
+            Err(RemoteEnd::Lost("the remote side ended".into()))
+        }
+    }
+}
+
+/// Run one `--exec` job to its end, with retries. `Err` hands the job back: its host
+/// connection failed (the reason says how).
 fn run_exec_job(
     slot: usize,
     shared: &Shared,
+    launcher: &dyn Launcher,
+    server: &mut Option<IpcWorker>,
     template: &[String],
     shell: bool,
     job: Job,
-) -> JobResult {
+) -> Result<JobResult, (Job, String)> {
     let argv = exec_argv(template, shell, &job.input);
     let command = argv
         .iter()
@@ -691,84 +1134,93 @@ fn run_exec_job(
         .join(" ");
     let began = Instant::now();
     let wall = SystemTime::now();
+    let mut host = launcher.state().label.clone();
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let mut spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
-        spec.stdin = Input::Null;
-        spec.stdout = Output::Pipe;
-        spec.stderr = Output::Pipe;
-        let child = match process::spawn(spec) {
-            Ok(c) => c,
-            Err(e) => {
-                return JobResult {
+        let tried = if launcher.runs_here() {
+            attempt_here(shared, &argv)
+                .map_err(|e| RemoteEnd::Spawn(e.to_string(), i32::from(e.exit().code())))
+        } else {
+            let t = attempt_remote(shared, launcher, server, &argv);
+            if let Some(h) = server.as_ref().and_then(|w| w.remote_host())
+                && launcher.state().label == "slurm"
+            {
+                host = h.to_string();
+            }
+            t
+        };
+        let a = match tried {
+            Ok(a) => a,
+            Err(RemoteEnd::Lost(why)) => return Err((job, why)),
+            Err(RemoteEnd::Spawn(msg, code)) => {
+                return Ok(JobResult {
                     seq: job.seq,
                     input: job.input,
                     ok: false,
                     output: Vec::new(),
                     stderr: Vec::new(),
-                    error: Some(e.to_string()),
+                    error: Some(msg),
                     worker: slot,
                     pid: 0,
                     attempts,
                     started: wall,
                     duration: began.elapsed(),
-                    exit_code: i32::from(e.exit().code()),
+                    exit_code: code,
                     signal: 0,
                     command,
-                };
+                    host,
+                });
             }
         };
-        let mut cap = Capture::new(u64::MAX);
-        let out = supervise(child, &shared.limits, &mut cap);
-        let [stdout, stderr] = cap.bufs;
-        let (exit_code, signal) = match out.status {
+        let (exit_code, signal) = match a.status {
             Status::Exited(c) => (c, 0),
             Status::Signaled(n) => (-1, n),
         };
-        let crashed = out.timed_out || (signal != 0 && !out.cancelled && out.interrupted.is_none());
+        let crashed = a.timed_out || (signal != 0 && !a.cancelled);
         if crashed && attempts <= shared.retries && !shared.stop.load(Ordering::SeqCst) {
             error_line(&format!(
                 "job {} {}; retrying (attempt {})",
                 job.seq,
-                if out.timed_out {
+                if a.timed_out {
                     "timed out".to_string()
                 } else {
-                    describe(Some(out.status))
+                    describe(Some(a.status))
                 },
                 attempts + 1
             ));
             continue;
         }
-        let ok = !out.timed_out && out.status == Status::Exited(0);
+        let ok = !a.timed_out && a.status == Status::Exited(0);
         let error = if ok {
             None
-        } else if out.timed_out {
+        } else if a.timed_out {
             Some(format!(
                 "timed out after {}",
                 humantime::format_duration(shared.job_timeout.unwrap_or_default())
             ))
-        } else if out.cancelled {
-            Some("killed: the run was stopped (--halt now)".into())
+        } else if a.cancelled {
+            Some("killed: the run was stopped".into())
         } else {
-            Some(describe(Some(out.status)))
+            Some(describe(Some(a.status)))
         };
-        return JobResult {
+        return Ok(JobResult {
             seq: job.seq,
             input: job.input,
             ok,
-            output: stdout,
-            stderr,
+            output: a.stdout,
+            stderr: a.stderr,
             error,
             worker: slot,
-            pid: out.pid,
+            pid: a.pid,
             attempts,
             started: wall,
             duration: began.elapsed(),
             exit_code,
             signal,
             command,
-        };
+            host,
+        });
     }
 }
 

@@ -24,10 +24,14 @@ pub struct Reporter {
     last_flush: Instant,
     done: u64,
     failed: u64,
+    /// Other machines take part: records name the host, the summary counts per host.
+    remote: bool,
+    /// Jobs and failures per host.
+    per_host: BTreeMap<String, (u64, u64)>,
 }
 
 impl Reporter {
-    pub fn new(a: &ClusterArgs) -> anyhow::Result<Reporter> {
+    pub fn new(a: &ClusterArgs, remote: bool) -> anyhow::Result<Reporter> {
         let joblog = match &a.joblog {
             Some(p) => {
                 let f = std::fs::File::create(p)
@@ -55,6 +59,8 @@ impl Reporter {
             last_flush: Instant::now(),
             done: 0,
             failed: 0,
+            remote,
+            per_host: BTreeMap::new(),
         })
     }
 
@@ -98,6 +104,11 @@ impl Reporter {
         if !r.ok {
             self.failed += 1;
         }
+        if self.remote && r.host != "-" {
+            let e = self.per_host.entry(r.host.clone()).or_default();
+            e.0 += 1;
+            e.1 += u64::from(!r.ok);
+        }
         self.log(&r);
         if let Some(pb) = &self.progress {
             pb.inc(1);
@@ -140,7 +151,7 @@ impl Reporter {
                     serde_json::Value::String(String::from_utf8_lossy(&r.output).into_owned())
                 })
             };
-            let rec = serde_json::json!({
+            let mut rec = serde_json::json!({
                 "seq": r.seq,
                 "input": input,
                 "ok": r.ok,
@@ -151,6 +162,11 @@ impl Reporter {
                 "attempts": r.attempts,
                 "durationMs": (r.duration.as_micros() as f64) / 1000.0,
             });
+            if self.remote
+                && let Some(o) = rec.as_object_mut()
+            {
+                o.insert("host".into(), serde_json::Value::String(r.host.clone()));
+            }
             self.write(rec.to_string().as_bytes(), true);
         } else if self.exec_mode {
             self.write(&r.output, false);
@@ -196,8 +212,9 @@ impl Reporter {
             .as_secs_f64();
         let _ = writeln!(
             j,
-            "{}\t:\t{:.3}\t{:.3}\t0\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{:.3}\t{:.3}\t0\t{}\t{}\t{}\t{}",
             r.seq,
+            r.host.replace(['\t', '\n'], " "),
             start,
             r.duration.as_secs_f64(),
             r.output.len() + r.stderr.len(),
@@ -208,7 +225,14 @@ impl Reporter {
     }
 
     /// Flush everything and print the summary line on stderr.
-    pub fn finish(&mut self, wall: Duration, workers: usize, interrupted: Option<i32>) {
+    pub fn finish(
+        &mut self,
+        wall: Duration,
+        workers: usize,
+        interrupted: Option<i32>,
+        remote_cpu: Duration,
+        hosts: &[(String, bool)],
+    ) {
         // Jobs still waiting for an earlier one (only when that one never finished).
         let rest: Vec<JobResult> = std::mem::take(&mut self.pending).into_values().collect();
         for r in &rest {
@@ -218,7 +242,7 @@ impl Reporter {
         if let Some(pb) = self.progress.take() {
             pb.finish_and_clear();
         }
-        let cpu = children_cpu();
+        let cpu = children_cpu() + remote_cpu;
         let speedup = if wall.as_secs_f64() > 0.0 {
             cpu.as_secs_f64() / wall.as_secs_f64()
         } else {
@@ -241,6 +265,23 @@ impl Reporter {
             workers,
             stopped
         ));
+        if self.remote {
+            for (label, down) in hosts {
+                let (jobs, failed) = self.per_host.get(label).copied().unwrap_or_default();
+                error_line(&format!(
+                    "cluster: host {label}: {jobs} jobs, {failed} failed{}",
+                    if *down { ", down" } else { "" }
+                ));
+            }
+            // Slurm reports node names, not known up front.
+            for (label, (jobs, failed)) in &self.per_host {
+                if !hosts.iter().any(|(l, _)| l == label) {
+                    error_line(&format!(
+                        "cluster: host {label}: {jobs} jobs, {failed} failed"
+                    ));
+                }
+            }
+        }
     }
 }
 

@@ -1,5 +1,12 @@
 //! A persistent worker process spoken to over the Node IPC channel (`--task`, `--worker`):
 //! one request in flight, the next user message from the worker is its answer.
+//!
+//! The same connection serves a worker on another machine: then the process we start is the
+//! launcher (`ssh …`, `srun …`) running `childproc cluster-remote`, and the channel is the
+//! launcher's stdin/stdout (one socket for both). The remote role adds two lines of its own,
+//! shaped like Node's internal messages so every other reader skips them: a hello when it is
+//! up, and the worker's exit status when the worker dies. Without that last line, an end of
+//! the connection means the connection was lost, not that the worker failed.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -21,6 +28,25 @@ pub enum Reply {
     TimedOut,
     /// The run is being stopped (signal or `--halt now`); the worker has been killed.
     Interrupted,
+    /// Remote only: the launcher ended without the remote side reporting a worker death (a
+    /// failed or lost connection, a missing remote binary). Not the job's fault.
+    Lost(String),
+}
+
+/// The remote role's own lines (see the module docs).
+pub const HELLO: &str = "NODE_CHILDPROC_HELLO";
+pub const EXIT: &str = "NODE_CHILDPROC_EXIT";
+
+/// What the remote role has told us so far.
+#[derive(Debug, Default)]
+struct RemoteState {
+    /// The launcher's name for messages (`ssh`, `srun`).
+    launcher: &'static str,
+    hello: bool,
+    host: Option<String>,
+    exit: Option<Status>,
+    /// CPU time the remote side used (reported with the worker's exit).
+    cpu: Duration,
 }
 
 pub struct IpcWorker {
@@ -29,6 +55,7 @@ pub struct IpcWorker {
     dec: ipc::LineDecoder,
     buf: Vec<u8>,
     pub pid: i32,
+    remote: Option<RemoteState>,
 }
 
 impl IpcWorker {
@@ -57,7 +84,57 @@ impl IpcWorker {
             stream: parent,
             dec: ipc::LineDecoder::new(),
             buf: vec![0u8; 64 * 1024],
+            remote: None,
         })
+    }
+
+    /// Start a launcher (`ssh …`, `srun …`) whose stdin and stdout are the channel to a
+    /// `childproc cluster-remote` on the far side; its stderr is ours.
+    pub fn start_remote(mut spec: Spec, launcher: &'static str) -> Result<IpcWorker, SpawnError> {
+        let io_err = |what: &str, e: std::io::Error| SpawnError::Io {
+            what: what.into(),
+            source: e,
+        };
+        let (parent, child_end) =
+            ipc::socketpair().map_err(|e| io_err("cannot create the launcher's socketpair", e))?;
+        let second = child_end
+            .try_clone()
+            .map_err(|e| io_err("cannot duplicate the launcher's socket", e))?;
+        spec.stdin = Input::File(child_end.into());
+        spec.stdout = Output::File(second.into());
+        spec.stderr = Output::Inherit;
+        let child = process::spawn(spec)?;
+        Ok(IpcWorker {
+            pid: 0,
+            child: Some(child),
+            stream: parent,
+            dec: ipc::LineDecoder::new(),
+            buf: vec![0u8; 64 * 1024],
+            remote: Some(RemoteState {
+                launcher,
+                ..RemoteState::default()
+            }),
+        })
+    }
+
+    /// Remote: whether the far side said hello (the connection worked at least once).
+    pub fn connected(&self) -> bool {
+        self.remote.as_ref().is_some_and(|r| r.hello)
+    }
+
+    /// Remote: the host name the far side reported.
+    pub fn remote_host(&self) -> Option<&str> {
+        self.remote.as_ref().and_then(|r| r.host.as_deref())
+    }
+
+    /// Remote: CPU time reported by the far side so far.
+    pub fn remote_cpu(&self) -> Duration {
+        self.remote.as_ref().map_or(Duration::ZERO, |r| r.cpu)
+    }
+
+    /// A second handle on the channel, for a thread that only writes.
+    pub fn writer(&self) -> std::io::Result<UnixStream> {
+        self.stream.try_clone()
     }
 
     /// Send one message (compact JSON, no newline) and wait for the next user message back.
@@ -130,7 +207,8 @@ impl IpcWorker {
             if fds[0].revents != 0 {
                 match self.stream.read(&mut self.buf) {
                     Ok(0) | Err(_) => {
-                        return Reply::Died(self.exit_status(Duration::from_millis(500)));
+                        let status = self.exit_status(Duration::from_millis(500));
+                        return self.ended(status);
                     }
                     Ok(k) => self.dec.push(&self.buf[..k]),
                 }
@@ -149,9 +227,50 @@ impl IpcWorker {
                 if let Some(m) = self.next_message() {
                     return Reply::Message(m);
                 }
-                return Reply::Died(self.exit_status(Duration::ZERO));
+                let status = self.exit_status(Duration::ZERO);
+                return self.ended(status);
             }
         }
+    }
+
+    /// The channel ended and the process we started exited with `status`: a local worker
+    /// died; for a remote one, either the far side reported the worker's death or the
+    /// connection itself failed.
+    fn ended(&mut self, status: Option<Status>) -> Reply {
+        // A last look: the exit line may have arrived together with the end of the stream.
+        while let Some(m) = self.next_message() {
+            // A user message after the worker died cannot answer anything; drop it.
+            drop(m);
+        }
+        let Some(r) = &self.remote else {
+            return Reply::Died(status);
+        };
+        if let Some(st) = r.exit {
+            return Reply::Died(Some(st));
+        }
+        let l = r.launcher;
+        Reply::Lost(match status {
+            Some(Status::Exited(255)) if l == "ssh" => {
+                "ssh could not connect, or the connection was lost (exit 255)".into()
+            }
+            Some(Status::Exited(127)) if !r.hello => {
+                "the remote childproc was not found (see --remote-childproc)".into()
+            }
+            Some(Status::Exited(126)) if !r.hello => {
+                "the remote childproc is not executable (see --remote-childproc)".into()
+            }
+            Some(Status::Exited(c)) => format!("{l} exited with code {c}"),
+            Some(Status::Signaled(n)) => format!(
+                "{l} was killed by {}",
+                crate::values::Signal::name_of(n).unwrap_or("a signal")
+            ),
+            None => format!("{l} closed the connection"),
+        })
+    }
+
+    /// The next complete user message already received, without waiting.
+    pub fn try_message(&mut self) -> Option<Vec<u8>> {
+        self.next_message()
     }
 
     /// The next complete user message already received, if any.
@@ -161,7 +280,11 @@ impl IpcWorker {
                 continue;
             }
             match ipc::compact(l) {
-                Ok(m) if ipc::is_internal(&m) => {}
+                Ok(m) if ipc::is_internal(&m) => {
+                    if let Some(r) = &mut self.remote {
+                        r.note(&m, &mut self.pid);
+                    }
+                }
                 Ok(m) => return Some(m.into_owned()),
                 Err(e) => error_line(&format!(
                     "worker {}: malformed message skipped: {e}",
@@ -185,7 +308,37 @@ impl IpcWorker {
     /// Orderly end: half-close the channel (the worker sees 'disconnect'), then wait a little.
     pub fn shutdown(mut self, grace: Duration) -> Option<Status> {
         let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        if self.remote.is_some() {
+            // Read the far side's last words (its CPU time) until it hangs up.
+            while let Reply::Message(_) = self.wait(Some(grace)) {}
+        }
         self.exit_status(grace)
+    }
+}
+
+impl RemoteState {
+    /// Take in one of the remote role's own lines.
+    fn note(&mut self, m: &[u8], pid: &mut i32) {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(m) else {
+            return;
+        };
+        let num = |k: &str| v.get(k).and_then(serde_json::Value::as_i64);
+        match v.get("cmd").and_then(|c| c.as_str()) {
+            Some(HELLO) => {
+                self.hello = true;
+                self.host = v.get("host").and_then(|h| h.as_str()).map(str::to_owned);
+                *pid = num("pid").unwrap_or(0) as i32;
+            }
+            Some(EXIT) => {
+                self.exit = Some(match (num("code"), num("signal")) {
+                    (_, Some(n)) if n > 0 => Status::Signaled(n as i32),
+                    (Some(c), _) => Status::Exited(c as i32),
+                    _ => Status::Exited(-1),
+                });
+                self.cpu += Duration::from_micros(num("cpuUs").unwrap_or(0).max(0) as u64);
+            }
+            _ => {}
+        }
     }
 }
 

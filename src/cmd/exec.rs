@@ -86,11 +86,11 @@ fn capture(
             "stdout": text(&out),
             "stderr": text(&err),
         });
+        // Serialized first, so a closed stdout is a plain EPIPE (serde_json would wrap it).
+        let mut doc = serde_json::to_vec(&result).map_err(std::io::Error::other)?;
+        doc.push(b'\n');
         let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer(&mut stdout, &result)
-            .map_err(std::io::Error::other)
-            .and_then(|()| stdout.write_all(b"\n"))
-            .and_then(|()| stdout.flush())
+        stdout.write_all(&doc).and_then(|()| stdout.flush())
     } else {
         let mut stdout = std::io::stdout().lock();
         let r = stdout.write_all(&out).and_then(|()| stdout.flush());

@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Fork(a) => fork::run(a),
         Command::Cluster(a) => crate::cluster::run(a),
         Command::ClusterWorker => crate::cluster::role::run(),
+        Command::ClusterRemote(a) => crate::cluster::remote::run(a),
         Command::Generate(a) => generate::run(a),
         Command::IpcEcho => echo::run(),
     }

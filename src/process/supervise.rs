@@ -3,7 +3,7 @@
 //! SIGKILL escalation, until the child has exited and its pipes are drained.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::signals::{self, Seen};
 use super::{Limits, Outcome, Running, Status};
@@ -277,6 +277,21 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
 
     drop(feed);
     let _ = sink.flush();
+    // The leader died of the kill signal, but a member of its group may ignore it (a
+    // background job that traps TERM): it gets SIGKILL when the grace period ends, as if the
+    // leader had lived. The unreaped leader still pins the group id, so this is safe.
+    if let Some(at) = st.escalate_at
+        && st.kill_sent
+        && !st.escalated
+    {
+        while group_has_others(child.pid) {
+            if Instant::now() >= at {
+                st.escalate(&child);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
     // Now, and only now, the leader is reaped and its PID may be reused.
     let status = reap(child.pid, true)
         .or(status)
@@ -394,4 +409,35 @@ pub(crate) fn reap(pid: i32, reap: bool) -> Option<Status> {
             _ => Status::Signaled(code),
         });
     }
+}
+
+/// Whether a live process other than the leader is in process group `pgid` (a /proc scan:
+/// only done after a kill, never on the normal path).
+fn group_has_others(pgid: i32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == pgid {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised command name: state, ppid, pgrp, ...
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut f = rest.split_whitespace();
+        let state = f.next();
+        let pgrp = f.nth(1).and_then(|p| p.parse::<i32>().ok());
+        if pgrp == Some(pgid) && state != Some("Z") {
+            return true;
+        }
+    }
+    false
 }

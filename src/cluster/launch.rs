@@ -1,0 +1,311 @@
+//! Where a slot's processes run: here, on another machine over ssh, or as a Slurm job step.
+//!
+//! The scheduler sees one [`Launcher`] per host and asks it for workers; only the local one
+//! runs `--exec` jobs itself (one process per job, the fastest path). The others start
+//! `childproc cluster-remote` on the far side through their engine and talk to it over the
+//! engine's stdin/stdout, which [`IpcWorker::start_remote`] turns into the same connection a
+//! local worker has.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::tasks::Task;
+use super::worker::IpcWorker;
+use crate::error_line;
+use crate::process::{Input, Output, SpawnError, Spec};
+use crate::values::HostSpec;
+
+/// What a persistent worker is for.
+pub enum Role<'a> {
+    Task(Task),
+    /// The user's IPC worker: its argv, and the command line as given.
+    Worker(&'a [String], &'a str),
+    /// A server of `--exec` jobs (remote launchers only), with the job limits as arguments.
+    Exec(&'a [String]),
+}
+
+/// Per-host bookkeeping shared by the host's slots.
+#[derive(Debug, Default)]
+pub struct HostState {
+    /// The name in the joblog's Host column and the summary.
+    pub label: String,
+    /// Connection failures in a row (reset by a successful hello).
+    pub failures: AtomicU32,
+    pub down: AtomicBool,
+    pub jobs: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl HostState {
+    pub fn new(label: String) -> HostState {
+        HostState {
+            label,
+            ..HostState::default()
+        }
+    }
+
+    /// Mark the host down once; true for the caller that did it.
+    pub fn mark_down(&self, why: &str) -> bool {
+        let first = !self.down.swap(true, Ordering::SeqCst);
+        if first {
+            error_line(&format!(
+                "host {} is down: {why}; its jobs go to the other hosts",
+                self.label
+            ));
+        }
+        first
+    }
+}
+
+pub trait Launcher: Send + Sync {
+    fn state(&self) -> &HostState;
+
+    /// Start a persistent worker for `role`.
+    fn start(&self, role: &Role) -> Result<IpcWorker, SpawnError>;
+
+    /// Whether `--exec` jobs are spawned right here (no server in between).
+    fn runs_here(&self) -> bool {
+        false
+    }
+
+    /// End of the run: release shared connections.
+    fn close(&self) {}
+}
+
+/// This machine: workers on a socketpair, `--exec` jobs spawned directly.
+pub struct Local {
+    state: HostState,
+}
+
+impl Default for Local {
+    fn default() -> Local {
+        Local {
+            state: HostState::new(":".into()),
+        }
+    }
+}
+
+impl Launcher for Local {
+    fn state(&self) -> &HostState {
+        &self.state
+    }
+
+    fn start(&self, role: &Role) -> Result<IpcWorker, SpawnError> {
+        let spec = match role {
+            Role::Task(_) => {
+                let exe = std::env::current_exe().map_err(|e| SpawnError::Io {
+                    what: "cannot find childproc's own executable".into(),
+                    source: e,
+                })?;
+                Spec::new(exe.into_os_string(), vec!["cluster-worker".into()])
+            }
+            Role::Worker(argv, _) => Spec::new(
+                OsString::from(&argv[0]),
+                argv[1..].iter().map(OsString::from).collect(),
+            ),
+            Role::Exec(_) => {
+                return Err(SpawnError::Io {
+                    what: "--exec jobs run directly on this machine".into(),
+                    source: std::io::Error::other("no exec server here"),
+                });
+            }
+        };
+        IpcWorker::start(spec)
+    }
+
+    fn runs_here(&self) -> bool {
+        true
+    }
+}
+
+/// The `cluster-remote` arguments for `role`.
+fn remote_args(role: &Role) -> Vec<String> {
+    let mut v = vec!["cluster-remote".to_string()];
+    match role {
+        Role::Task(t) => v.extend(["--task".into(), t.name().into()]),
+        Role::Worker(_, line) => v.extend(["--worker".into(), (*line).to_string()]),
+        Role::Exec(limits) => {
+            v.push("--exec".into());
+            v.extend(limits.iter().cloned());
+        }
+    }
+    v
+}
+
+/// One OpenSSH host. Connections to it share one master connection (ControlMaster), so
+/// starting or restarting a slot costs a channel, not a TCP and key exchange.
+pub struct Ssh {
+    state: HostState,
+    /// The user's `--ssh`, split.
+    client: Vec<String>,
+    dest: String,
+    port: Option<u16>,
+    remote_childproc: String,
+    control: Option<PathBuf>,
+}
+
+impl Ssh {
+    pub fn new(
+        host: &HostSpec,
+        client: Vec<String>,
+        remote_childproc: String,
+        control_dir: Option<&std::path::Path>,
+    ) -> Ssh {
+        Ssh {
+            state: HostState::new(host.label()),
+            client,
+            dest: host.dest.clone().unwrap_or_default(),
+            port: host.port,
+            remote_childproc,
+            control: control_dir.map(|d| d.join("%C")),
+        }
+    }
+
+    /// The ssh command line up to and including the destination. The user's options come
+    /// first: ssh keeps the first value it gets for an option, so theirs win over ours.
+    fn base(&self) -> Vec<OsString> {
+        let mut v: Vec<OsString> = self.client.iter().map(OsString::from).collect();
+        v.extend(["-T", "-o", "BatchMode=yes"].map(OsString::from));
+        if let Some(cp) = &self.control {
+            v.extend(["-o", "ControlMaster=auto", "-o", "ControlPersist=60"].map(OsString::from));
+            let mut p = OsString::from("ControlPath=");
+            p.push(cp);
+            v.extend([OsString::from("-o"), p]);
+        }
+        if let Some(port) = self.port {
+            v.extend([OsString::from("-p"), OsString::from(port.to_string())]);
+        }
+        v.push(OsString::from("--"));
+        v.push(OsString::from(&self.dest));
+        v
+    }
+}
+
+impl Launcher for Ssh {
+    fn state(&self) -> &HostState {
+        &self.state
+    }
+
+    fn start(&self, role: &Role) -> Result<IpcWorker, SpawnError> {
+        // ssh joins its arguments into one line for the remote shell: quote every word, so
+        // each arrives as exactly one literal argument. Inputs never go into this line; they
+        // travel as JSON over the connection.
+        let mut words = vec![self.remote_childproc.clone()];
+        words.extend(remote_args(role));
+        let line = shell_words::join(&words);
+        let mut argv = self.base();
+        argv.push(OsString::from(line));
+        let spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
+        IpcWorker::start_remote(spec, "ssh")
+    }
+
+    fn close(&self) {
+        if self.control.is_none() {
+            return;
+        }
+        // Stop the master connection now rather than after ControlPersist.
+        let mut argv = self.base();
+        let dest = argv.pop();
+        let dashdash = argv.pop();
+        argv.extend(["-O", "exit"].map(OsString::from));
+        argv.extend(dashdash);
+        argv.extend(dest);
+        let mut spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
+        spec.stdin = Input::Null;
+        spec.stdout = Output::Null;
+        spec.stderr = Output::Null;
+        if let Ok(child) = crate::process::spawn(spec) {
+            let _ = child.finish(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Slurm: every slot is one job step (`srun -N1 -n1`), inside the current allocation when
+/// there is one.
+pub struct Slurm {
+    state: HostState,
+    srun_args: Vec<String>,
+    remote_childproc: String,
+    in_allocation: bool,
+}
+
+impl Slurm {
+    pub fn new(srun_args: Vec<String>, remote_childproc: String) -> Slurm {
+        Slurm {
+            state: HostState::new("slurm".into()),
+            srun_args,
+            remote_childproc,
+            in_allocation: in_allocation(),
+        }
+    }
+}
+
+/// Whether we run inside a Slurm allocation (salloc, sbatch).
+pub fn in_allocation() -> bool {
+    std::env::var_os("SLURM_JOB_ID").is_some()
+}
+
+/// The task count of the current allocation, if any.
+pub fn allocation_tasks() -> Option<usize> {
+    ["SLURM_NTASKS", "SLURM_NPROCS"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find_map(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+}
+
+impl Launcher for Slurm {
+    fn state(&self) -> &HostState {
+        &self.state
+    }
+
+    fn start(&self, role: &Role) -> Result<IpcWorker, SpawnError> {
+        // srun runs argv directly (no shell), so nothing needs quoting here.
+        let mut args: Vec<OsString> = ["-N1", "-n1"].map(OsString::from).to_vec();
+        if self.in_allocation {
+            args.push("--exclusive".into());
+        }
+        args.extend(self.srun_args.iter().map(OsString::from));
+        args.push(OsString::from(&self.remote_childproc));
+        args.extend(remote_args(role).into_iter().map(OsString::from));
+        IpcWorker::start_remote(Spec::new("srun", args), "srun")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_line_quotes_every_word() {
+        let h = crate::values::parse_host("me@box:2222").unwrap();
+        let s = Ssh::new(
+            &h,
+            vec!["ssh".into(), "-F".into(), "cfg".into()],
+            "/opt/my cp".into(),
+            None,
+        );
+        let base = s.base();
+        let words: Vec<_> = base
+            .iter()
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(&words[..3], ["ssh", "-F", "cfg"]);
+        assert_eq!(&words[words.len() - 4..], ["-p", "2222", "--", "me@box"]);
+        let argv = vec!["node".to_string(), "w.js".to_string()];
+        let line = shell_words::join(std::iter::once("/opt/my cp".to_string()).chain(remote_args(
+            &Role::Worker(&argv, "node 'my w.js'; rm -rf ~"),
+        )));
+        assert_eq!(
+            shell_words::split(&line).unwrap(),
+            [
+                "/opt/my cp",
+                "cluster-remote",
+                "--worker",
+                "node 'my w.js'; rm -rf ~"
+            ]
+        );
+    }
+}

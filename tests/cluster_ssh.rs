@@ -1,0 +1,392 @@
+//! `cluster --hosts`: jobs spread over OpenSSH hosts. Each test starts private `sshd`s on
+//! 127.0.0.1 ports (tests/engines/sshd-up.sh: throwaway keys, a private ssh_config, nothing
+//! written to the machine's own ssh configuration) standing for hosts, and stops them at the end.
+//! The "remote" childproc is this build, named with --remote-childproc.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+mod common;
+use common::*;
+
+const LONG: Duration = Duration::from_secs(120);
+
+/// N private sshd "hosts" (host1..hostN, plus `down`, which refuses connections).
+struct Hosts {
+    dir: tempfile::TempDir,
+}
+
+fn engines() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines")
+}
+
+impl Hosts {
+    fn up(n: usize) -> Hosts {
+        assert!(
+            Path::new("/usr/sbin/sshd").exists(),
+            "these tests need openssh-server (.ci/run installs it)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("bash")
+            .arg(engines().join("sshd-up.sh"))
+            .arg(dir.path())
+            .arg(n.to_string())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "sshd-up.sh failed: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        Hosts { dir }
+    }
+
+    /// The value for `--ssh`.
+    fn ssh(&self) -> String {
+        format!("ssh -F {}", self.dir.path().join("ssh_config").display())
+    }
+
+    /// Kill host `name`'s sshd and every session it runs (the host dies).
+    fn kill(&self, name: &str) {
+        let st = Command::new("bash")
+            .arg(engines().join("sshd-down.sh"))
+            .arg(self.dir.path())
+            .arg(name)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// `childproc cluster --hosts HOSTS --ssh … --remote-childproc <this build>`.
+    fn cluster(&self, hosts: &str) -> Vec<String> {
+        vec![
+            "cluster".into(),
+            "--no-progress".into(),
+            "--hosts".into(),
+            hosts.into(),
+            "--ssh".into(),
+            self.ssh(),
+            "--remote-childproc".into(),
+            bin().display().to_string(),
+        ]
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(engines().join("sshd-down.sh"))
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// `--json` records, checked to name every input exactly once.
+fn records_once(stdout: &[u8], inputs: &[String]) -> Vec<serde_json::Value> {
+    let recs = json_lines(stdout);
+    let mut seen: Vec<String> = recs
+        .iter()
+        .map(|r| r["input"].as_str().unwrap().to_string())
+        .collect();
+    seen.sort();
+    let mut want = inputs.to_vec();
+    want.sort();
+    assert_eq!(seen, want, "every job exactly once");
+    recs
+}
+
+fn hosts_used(recs: &[serde_json::Value]) -> Vec<String> {
+    let mut h: Vec<String> = recs
+        .iter()
+        .map(|r| r["host"].as_str().unwrap().to_string())
+        .collect();
+    h.sort();
+    h.dedup();
+    h
+}
+
+#[test]
+fn all_three_modes_over_two_hosts_run_every_job_once() {
+    let hosts = Hosts::up(2);
+    let inputs: Vec<String> = (1..=24).map(|i| (i % 7 + 20).to_string()).collect();
+    let uniq: Vec<String> = (0..inputs.len()).map(|i| format!("{i}")).collect();
+
+    // --task: built-in fib on pooled remote workers.
+    let out = cp()
+        .args(hosts.cluster("2/host1,2/host2"))
+        .args(["--task", "fib", "--json", "-k"])
+        .args(&inputs)
+        .timeout(LONG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let recs = json_lines(&out.stdout);
+    assert_eq!(recs.len(), inputs.len());
+    for (r, i) in recs.iter().zip(&inputs) {
+        let n: u64 = i.parse().unwrap();
+        let fib = (0..n).fold((0u64, 1u64), |(a, b), _| (b, a + b)).0;
+        assert_eq!(r["output"], serde_json::json!(fib), "fib({n})");
+        assert!(r["pid"].as_i64().unwrap() > 0);
+    }
+    assert_eq!(hosts_used(&recs), ["host1", "host2"]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("host host1: ") && err.contains("host host2: "),
+        "{err}"
+    );
+
+    // --exec: one process per job on the far side; output grouped per job.
+    let log = hosts.dir.path().join("exec.log");
+    let out = cp()
+        .args(hosts.cluster("host1,host2"))
+        .args([
+            "--exec",
+            "sh -c 'sleep 0.05; echo out-$0; echo err-$0 >&2'",
+            "--json",
+        ])
+        .args(["--joblog", log.to_str().unwrap()])
+        .args(&uniq)
+        .timeout(LONG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let recs = records_once(&out.stdout, &uniq);
+    for r in &recs {
+        assert_eq!(
+            r["output"],
+            format!("out-{}\n", r["input"].as_str().unwrap())
+        );
+    }
+    assert_eq!(hosts_used(&recs), ["host1", "host2"]);
+    // The joblog's Host column names the host of each job.
+    let joblog = std::fs::read_to_string(&log).unwrap();
+    let mut rows = joblog.lines();
+    assert!(rows.next().unwrap().starts_with("Seq\tHost\t"));
+    let rows: Vec<Vec<&str>> = rows.map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), uniq.len());
+    for row in &rows {
+        assert!(row[1] == "host1" || row[1] == "host2", "{row:?}");
+        assert_eq!(row[6], "0");
+    }
+    assert!(rows.iter().any(|r| r[1] == "host1") && rows.iter().any(|r| r[1] == "host2"));
+
+    // --worker: the user's Node worker with a real IPC channel on the far side.
+    if have_node() {
+        let w = hosts.dir.path().join("worker.js");
+        std::fs::write(
+            &w,
+            "process.on('message', m => process.send({ pid: process.pid, echo: m }));\n",
+        )
+        .unwrap();
+        let out = cp()
+            .args(hosts.cluster("host1,host2"))
+            .args(["--worker", &format!("node {}", w.display()), "--json"])
+            .args(&uniq)
+            .timeout(LONG)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let recs = records_once(&out.stdout, &uniq);
+        for r in &recs {
+            let input: u64 = r["input"].as_str().unwrap().parse().unwrap();
+            assert_eq!(r["output"]["echo"], serde_json::json!(input), "{r}");
+            assert_eq!(r["output"]["pid"], r["pid"], "pid is the remote worker's");
+        }
+    } else {
+        panic!("node is needed for the --worker test (.ci/run installs it)");
+    }
+}
+
+#[test]
+fn inputs_and_commands_arrive_literally_on_the_remote_side() {
+    let hosts = Hosts::up(1);
+    let marker = hosts.dir.path().join("pwned");
+    let m = marker.display().to_string();
+    let inputs = [
+        format!("$(touch {m})"),
+        format!("; touch {m}"),
+        format!("`touch {m}`"),
+        "a  b\tc".to_string(),
+        "it's \"quoted\" \\ and *".to_string(),
+        "~".to_string(),
+    ];
+    for mode in [
+        &["--exec", "printf '%s\\n'"][..],
+        &["--shell", "--exec", "printf '%s\\n' {}"][..],
+    ] {
+        let out = cp()
+            .args(hosts.cluster("host1"))
+            .args(mode)
+            .arg("-k")
+            .args(&inputs)
+            .timeout(LONG)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(lines(&out.stdout), inputs, "{mode:?}");
+        assert!(
+            !marker.exists(),
+            "an input was run by a remote shell ({mode:?})"
+        );
+    }
+    // The classic trap: `ssh host sh -c 'exit 7'` returns 0. Exit codes and signals must
+    // come back as the job's own.
+    let log = hosts.dir.path().join("log");
+    let out = cp()
+        .args(hosts.cluster("host1"))
+        .args([
+            "--exec",
+            "sh -c 'exit $0'",
+            "--joblog",
+            log.to_str().unwrap(),
+        ])
+        .args(["7", "0"])
+        .timeout(LONG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "one job failed");
+    let joblog = std::fs::read_to_string(&log).unwrap();
+    let exitvals: Vec<&str> = joblog
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(6).unwrap())
+        .collect();
+    assert!(
+        exitvals.contains(&"7") && exitvals.contains(&"0"),
+        "{joblog}"
+    );
+    assert!(
+        text(&out.stderr).contains("exited with code 7"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_host_that_refuses_connections_is_marked_down_and_others_do_the_work() {
+    let hosts = Hosts::up(1);
+    let inputs: Vec<String> = (1..=10).map(|i| i.to_string()).collect();
+    let log = hosts.dir.path().join("log");
+    let out = cp()
+        .args(hosts.cluster("down,host1"))
+        .args([
+            "--exec",
+            "echo",
+            "--json",
+            "--joblog",
+            log.to_str().unwrap(),
+        ])
+        .args(&inputs)
+        .timeout(LONG)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let recs = records_once(&out.stdout, &inputs);
+    assert_eq!(hosts_used(&recs), ["host1"]);
+    assert!(recs.iter().all(|r| r["ok"] == true && r["attempts"] == 1));
+    assert!(err.contains("host down is down"), "{err}");
+    assert!(err.contains("host down: 0 jobs, 0 failed, down"), "{err}");
+
+    // Every host down: a clear error, exit 125, and still each job reported once.
+    let out = cp()
+        .args(hosts.cluster("down"))
+        .args(["--task", "fib", "--json", "1", "2", "3"])
+        .timeout(LONG)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert_eq!(json_lines(&out.stdout).len(), 3);
+    assert!(err.contains("all hosts are down"), "{err}");
+
+    // A missing remote binary is one clear error, not a retry loop.
+    let out = cp()
+        .args(["cluster", "--hosts", "host1", "--ssh", &hosts.ssh()])
+        .args([
+            "--remote-childproc",
+            "/nonexistent/childproc",
+            "--exec",
+            "true",
+            "x",
+        ])
+        .timeout(LONG)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("remote childproc was not found"), "{err}");
+    assert!(!err.contains("reconnecting"), "{err}");
+}
+
+#[test]
+fn killing_a_host_mid_run_moves_its_jobs_to_the_other_host() {
+    let hosts = Hosts::up(2);
+    let inputs: Vec<String> = (1..=30).map(|i| i.to_string()).collect();
+    let mut args = hosts.cluster("host1,host2");
+    args.extend(
+        ["--json", "--exec", "sh -c 'sleep 0.2; echo $0'"]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    args.extend(inputs.iter().cloned());
+    let mut live = Live::childproc(&args);
+    // Both hosts have finished a job: now host1 dies, sessions and all.
+    live.wait_for(LONG, |l| l.contains("\"host\":\"host1\""));
+    hosts.kill("host1");
+    let (status, stdout, stderr) = live.finish(LONG);
+    let err = text(&stderr);
+    assert_eq!(status.code(), Some(0), "{err}");
+    let recs = records_once(&stdout, &inputs);
+    assert!(recs.iter().all(|r| r["ok"] == true), "{err}");
+    let on_host2 = recs.iter().filter(|r| r["host"] == "host2").count();
+    assert!(on_host2 > inputs.len() / 2, "host2 ran {on_host2}: {err}");
+    assert!(err.contains("host host1 is down"), "{err}");
+}
+
+#[test]
+fn ctrl_c_leaves_no_remote_process_behind() {
+    let hosts = Hosts::up(2);
+    let _sweep = Sweep::new(&[&["sleep", "987.25"]]);
+    // --exec: the remote jobs.
+    let mut args = hosts.cluster("host1,host2");
+    args.extend(["--exec", "sleep", "987.25", "987.25"].map(String::from));
+    let live = Live::childproc(&args);
+    let t = Instant::now();
+    while pids_with_cmdline(&["sleep", "987.25"]).len() < 2 {
+        assert!(t.elapsed() < LONG, "the remote jobs never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    live.signal(Signal::SIGINT);
+    let (status, _, stderr) = live.finish(LONG);
+    assert_eq!(status.code(), Some(130), "{}", text(&stderr));
+    assert_none_left(
+        &["sleep", "987.25"],
+        Duration::from_secs(20),
+        "remote --exec jobs",
+    );
+
+    // --task: the remote relay and its pooled worker.
+    let remote = bin().display().to_string();
+    let mut args = hosts.cluster("host1,host2");
+    args.extend(["--task", "spin", "600000", "600000"].map(String::from));
+    let live = Live::childproc(&args);
+    let t = Instant::now();
+    while pids_with_cmdline(&[&remote, "cluster-worker"]).len() < 2 {
+        assert!(t.elapsed() < LONG, "the remote workers never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    live.signal(Signal::SIGINT);
+    let (status, _, stderr) = live.finish(LONG);
+    assert_eq!(status.code(), Some(130), "{}", text(&stderr));
+    assert_none_left(
+        &[&remote, "cluster-worker"],
+        Duration::from_secs(20),
+        "remote workers",
+    );
+}
