@@ -344,7 +344,13 @@ pub struct ClusterArgs {
     pub slurm: bool,
 
     /// Extra srun options (e.g. '-p debug -t 10'), split like a shell would; implies --slurm
-    #[arg(long, value_name = "ARGS", conflicts_with_all = ["hosts", "hosts_file"], help_heading = "Many machines")]
+    #[arg(
+        long,
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        conflicts_with_all = ["hosts", "hosts_file"],
+        help_heading = "Many machines"
+    )]
     pub slurm_args: Option<String>,
 
     #[command(flatten)]

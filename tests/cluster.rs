@@ -776,3 +776,66 @@ fn ctrl_c_to_the_primary_exits_130_and_reports_what_finished() {
     assert!(err.contains("interrupted by SIGINT"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(15));
 }
+
+#[test]
+fn bad_host_options_are_one_line_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let empty = dir.path().join("empty-hosts");
+    std::fs::write(&empty, "# nothing but a comment\n\n").unwrap();
+    let bad: Vec<Vec<String>> = vec![
+        vec!["--hosts".into(), "0/h1".into()],
+        vec!["--hosts".into(), "h1:99999".into()],
+        vec!["--hosts".into(), "-oProxyCommand=x".into()],
+        vec!["--hosts".into(), ",".into()],
+        vec![
+            "--hosts-file".into(),
+            dir.path().join("missing").display().to_string(),
+        ],
+        vec!["--hosts-file".into(), empty.display().to_string()],
+        vec![
+            "--hosts".into(),
+            "h1".into(),
+            "--ssh".into(),
+            "'unclosed".into(),
+        ],
+        vec!["--hosts".into(), "h1".into(), "--slurm".into()],
+        vec!["--slurm-args".into(), "'unclosed".into()],
+    ];
+    for opts in bad {
+        let out = cp()
+            .arg("cluster")
+            .args(&opts)
+            .args(["--exec", &format!("touch {}", marker.display()), "x"])
+            .output()
+            .unwrap();
+        let line = assert_one_line_error(&out, 125);
+        assert!(!marker.exists(), "{opts:?}: ran anyway ({line})");
+    }
+}
+
+#[test]
+fn the_local_host_in_hosts_runs_jobs_here() {
+    let out = cp()
+        .args([
+            "cluster",
+            "--no-progress",
+            "--hosts",
+            "2/:",
+            "--json",
+            "--exec",
+            "echo",
+        ])
+        .args(["a", "b", "c"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let recs = json_lines(&out.stdout);
+    assert_eq!(recs.len(), 3);
+    assert!(recs.iter().all(|r| r["host"] == ":" && r["ok"] == true));
+    assert!(
+        text(&out.stderr).contains("host :: 3 jobs, 0 failed"),
+        "{}",
+        text(&out.stderr)
+    );
+}

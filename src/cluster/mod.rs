@@ -268,7 +268,8 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
     let pool = pool(&a)?;
     let (launchers, slot_hosts) = (&pool.launchers, &pool.slots);
     let workers = slot_hosts.len();
-    let remote = launchers.iter().any(|l| !l.runs_here());
+    // Hosts were named: jobs may move between them, and reports say where each ran.
+    let remote = a.hosts.is_some() || a.hosts_file.is_some() || a.slurm || a.slurm_args.is_some();
     let mode = if let Some(t) = a.task {
         Mode::Task(t)
     } else if let Some(w) = &a.worker {
@@ -369,8 +370,11 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
             signals::cancel_all();
             // A slot blocked reading a terminal for its next input holds no child: do not
             // wait for it longer than the kill grace period.
-            give_up_at = Instant::now()
-                .checked_add(a.kill.kill_after.saturating_add(Duration::from_secs(1)));
+            let mut grace = a.kill.kill_after.saturating_add(Duration::from_secs(1));
+            if remote {
+                grace = grace.saturating_add(worker::REMOTE_STOP_GRACE);
+            }
+            give_up_at = Instant::now().checked_add(grace);
         }
         if give_up_at.is_some_and(|t| Instant::now() >= t) {
             break;

@@ -268,6 +268,9 @@ impl Reporter {
         if self.remote {
             for (label, down) in hosts {
                 let (jobs, failed) = self.per_host.get(label).copied().unwrap_or_default();
+                if label == "slurm" && jobs == 0 && !down {
+                    continue; // its jobs are counted under the node names below
+                }
                 error_line(&format!(
                     "cluster: host {label}: {jobs} jobs, {failed} failed{}",
                     if *down { ", down" } else { "" }

@@ -33,6 +33,9 @@ pub enum Reply {
     Lost(String),
 }
 
+/// How long a launcher may take to stop its remote side (srun waits KillWait for a step).
+pub const REMOTE_STOP_GRACE: Duration = Duration::from_secs(10);
+
 /// The remote role's own lines (see the module docs).
 pub const HELLO: &str = "NODE_CHILDPROC_HELLO";
 pub const EXIT: &str = "NODE_CHILDPROC_EXIT";
@@ -300,8 +303,16 @@ impl IpcWorker {
         self.child.take().map(|c| c.finish(grace))
     }
 
-    /// Kill the worker's whole process group and reap it.
+    /// Kill the worker's whole process group and reap it. A launcher gets SIGTERM and time
+    /// first: srun cancels its step on SIGTERM (a SIGKILLed srun leaves the step running), and
+    /// a terminated ssh closes the channel, so the remote role sees EOF and cleans up.
     pub fn kill(&mut self) -> Option<Status> {
+        if self.remote.is_some() {
+            if let Some(c) = &self.child {
+                c.signal_group(libc::SIGTERM);
+            }
+            return self.exit_status(REMOTE_STOP_GRACE);
+        }
         self.exit_status(Duration::ZERO)
     }
 
