@@ -390,3 +390,65 @@ fn ctrl_c_leaves_no_remote_process_behind() {
         "remote workers",
     );
 }
+
+#[test]
+fn job_timeouts_and_retries_apply_on_remote_hosts() {
+    let hosts = Hosts::up(2);
+    let _sweep = Sweep::new(&[&["sleep", "987.5"]]);
+    // --exec: the far side enforces the timeout; the retry runs it again; the quick job is fine.
+    let out = cp()
+        .args(hosts.cluster("host1,host2"))
+        .args([
+            "--job-timeout",
+            "300ms",
+            "--retries",
+            "1",
+            "--json",
+            "--exec",
+            "sleep",
+        ])
+        .args(["987.5", "0.01"])
+        .timeout(LONG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let recs = json_lines(&out.stdout);
+    let slow = recs.iter().find(|r| r["input"] == "987.5").unwrap();
+    assert_eq!(slow["ok"], false);
+    assert_eq!(slow["attempts"], 2);
+    assert!(
+        slow["error"].as_str().unwrap().contains("timed out"),
+        "{slow}"
+    );
+    assert!(recs.iter().any(|r| r["input"] == "0.01" && r["ok"] == true));
+    assert_none_left(
+        &["sleep", "987.5"],
+        Duration::from_secs(10),
+        "timed-out remote job",
+    );
+
+    // --task: the clock starts once the remote worker is up, not while ssh logs in.
+    let out = cp()
+        .args(hosts.cluster("host1,host2"))
+        .args([
+            "--job-timeout",
+            "2s",
+            "--json",
+            "--task",
+            "spin",
+            "600000",
+            "1",
+        ])
+        .timeout(LONG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let recs = json_lines(&out.stdout);
+    let quick = recs.iter().find(|r| r["input"] == "1").unwrap();
+    assert_eq!(quick["ok"], true, "{quick}");
+    let slow = recs.iter().find(|r| r["input"] == "600000").unwrap();
+    assert!(
+        slow["error"].as_str().unwrap().contains("timed out"),
+        "{slow}"
+    );
+}

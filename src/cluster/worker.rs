@@ -158,10 +158,15 @@ impl IpcWorker {
 
     /// Wait for the next user message from the worker (or its death, the timeout, a stop).
     pub fn wait(&mut self, timeout: Option<Duration>) -> Reply {
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        // A remote worker's clock starts at its hello: connecting (a login, a step allocation)
+        // is not the job's time.
+        let mut deadline = None;
         loop {
             if let Some(m) = self.next_message() {
                 return Reply::Message(m);
+            }
+            if deadline.is_none() && !self.remote.as_ref().is_some_and(|r| !r.hello) {
+                deadline = timeout.and_then(|t| Instant::now().checked_add(t));
             }
             let wait_ms = match deadline {
                 None => -1,
@@ -258,6 +263,10 @@ impl IpcWorker {
             }
             Some(Status::Exited(127)) if !r.hello => {
                 "the remote childproc was not found (see --remote-childproc)".into()
+            }
+            Some(Status::Exited(125)) if !r.hello && l == "ssh" => {
+                "the remote childproc refused cluster-remote: another version? (see --remote-childproc)"
+                    .into()
             }
             Some(Status::Exited(126)) if !r.hello => {
                 "the remote childproc is not executable (see --remote-childproc)".into()
