@@ -165,7 +165,7 @@ impl IpcWorker {
             if let Some(m) = self.next_message() {
                 return Reply::Message(m);
             }
-            if deadline.is_none() && !self.remote.as_ref().is_some_and(|r| !r.hello) {
+            if deadline.is_none() && self.remote.as_ref().is_none_or(|r| r.hello) {
                 deadline = timeout.and_then(|t| Instant::now().checked_add(t));
             }
             let wait_ms = match deadline {
