@@ -62,6 +62,13 @@ impl Hosts {
         assert!(st.success());
     }
 
+    /// How many times host `name` accepted a login so far (its sshd log).
+    fn logins(&self, name: &str) -> usize {
+        let log = std::fs::read_to_string(self.dir.path().join(format!("{name}.log")))
+            .unwrap_or_default();
+        log.matches("Accepted publickey").count()
+    }
+
     /// `childproc cluster --hosts HOSTS --ssh … --remote-childproc <this build>`.
     fn cluster(&self, hosts: &str) -> Vec<String> {
         vec![
@@ -117,6 +124,7 @@ fn all_three_modes_over_two_hosts_run_every_job_once() {
     let uniq: Vec<String> = (0..inputs.len()).map(|i| format!("{i}")).collect();
 
     // --task: built-in fib on pooled remote workers.
+    let before = [hosts.logins("host1"), hosts.logins("host2")];
     let out = cp()
         .args(hosts.cluster("2/host1,2/host2"))
         .args(["--task", "fib", "--json", "-k"])
@@ -139,11 +147,25 @@ fn all_three_modes_over_two_hosts_run_every_job_once() {
         err.contains("host host1: ") && err.contains("host host2: "),
         "{err}"
     );
+    // Connection reuse: both slots of a host share one login (the master connection).
+    assert_eq!(
+        [hosts.logins("host1"), hosts.logins("host2")],
+        [before[0] + 1, before[1] + 1],
+        "one ssh login per host"
+    );
 
-    // --exec: one process per job on the far side; output grouped per job.
+    // --exec: one process per job on the far side; output grouped per job. The hosts come
+    // from a file this time.
     let log = hosts.dir.path().join("exec.log");
+    let file = hosts.dir.path().join("hosts.txt");
+    std::fs::write(&file, "# build farm\nhost1\n\n1/host2  # the other one\n").unwrap();
+    let mut args = hosts.cluster("x");
+    args.splice(
+        2..4,
+        ["--hosts-file".to_string(), file.display().to_string()],
+    );
     let out = cp()
-        .args(hosts.cluster("host1,host2"))
+        .args(&args)
         .args([
             "--exec",
             "sh -c 'sleep 0.05; echo out-$0; echo err-$0 >&2'",

@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::tasks::Task;
 use super::worker::IpcWorker;
 use crate::error_line;
-use crate::process::{Input, Output, SpawnError, Spec};
+use crate::process::{Input, Output, SpawnError, Spec, Status};
 use crate::values::HostSpec;
 
 /// What a persistent worker is for.
@@ -144,6 +144,8 @@ pub struct Ssh {
     port: Option<u16>,
     remote_childproc: String,
     control: Option<PathBuf>,
+    /// Whether the master connection has been set up (tried once, by the first slot).
+    master: std::sync::Mutex<bool>,
 }
 
 impl Ssh {
@@ -160,6 +162,7 @@ impl Ssh {
             port: host.port,
             remote_childproc,
             control: control_dir.map(|d| d.join("%C")),
+            master: std::sync::Mutex::new(false),
         }
     }
 
@@ -169,7 +172,6 @@ impl Ssh {
         let mut v: Vec<OsString> = self.client.iter().map(OsString::from).collect();
         v.extend(["-T", "-o", "BatchMode=yes"].map(OsString::from));
         if let Some(cp) = &self.control {
-            v.extend(["-o", "ControlMaster=auto", "-o", "ControlPersist=60"].map(OsString::from));
             let mut p = OsString::from("ControlPath=");
             p.push(cp);
             v.extend([OsString::from("-o"), p]);
@@ -183,12 +185,62 @@ impl Ssh {
     }
 }
 
+impl Ssh {
+    /// Open the shared master connection before the host's first session, once, while the
+    /// host's other slots wait: otherwise they all race to become the master, and the losers
+    /// connect on their own (and say so on stderr). `-f` makes ssh detach (setsid) once logged
+    /// in, so stopping a slot's group never takes the master with it. If it fails, the slot's
+    /// own connection attempt reports why.
+    fn connect_master(&self) {
+        if self.control.is_none() {
+            return;
+        }
+        let Ok(mut tried) = self.master.lock() else {
+            return;
+        };
+        if *tried {
+            return;
+        }
+        *tried = true;
+        let mut argv = self.base();
+        let dest = argv.pop();
+        let dashdash = argv.pop();
+        // ControlPersist: the master outlives a run that is killed, but not by long.
+        argv.extend(
+            [
+                "-o",
+                "ControlMaster=yes",
+                "-o",
+                "ControlPersist=60",
+                "-N",
+                "-f",
+            ]
+            .map(OsString::from),
+        );
+        argv.extend(dashdash);
+        argv.extend(dest);
+        let mut spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
+        spec.stdin = Input::Null;
+        spec.stdout = Output::Null;
+        spec.stderr = Output::Null;
+        let ok = crate::process::spawn(spec)
+            .map(|child| child.finish(MASTER_LOGIN_TIME) == Status::Exited(0))
+            .unwrap_or(false);
+        // Not up: the next connection tries again (a host may come back).
+        *tried = ok;
+    }
+}
+
+/// How long the master connection may take to log in.
+const MASTER_LOGIN_TIME: Duration = Duration::from_secs(30);
+
 impl Launcher for Ssh {
     fn state(&self) -> &HostState {
         &self.state
     }
 
     fn start(&self, role: &Role) -> Result<IpcWorker, SpawnError> {
+        self.connect_master();
         // ssh joins its arguments into one line for the remote shell: quote every word, so
         // each arrives as exactly one literal argument. Inputs never go into this line; they
         // travel as JSON over the connection.
@@ -196,6 +248,15 @@ impl Launcher for Ssh {
         words.extend(remote_args(role));
         let line = shell_words::join(&words);
         let mut argv = self.base();
+        // Sessions only ever use the master (ControlMaster=no): with no master they connect
+        // on their own rather than race to become one.
+        let dest = argv.pop();
+        let dashdash = argv.pop();
+        if self.control.is_some() {
+            argv.extend(["-o", "ControlMaster=no"].map(OsString::from));
+        }
+        argv.extend(dashdash);
+        argv.extend(dest);
         argv.push(OsString::from(line));
         let spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
         IpcWorker::start_remote(spec, "ssh")

@@ -236,8 +236,15 @@ fn pool(a: &ClusterArgs) -> anyhow::Result<Pool> {
         .unwrap_or_else(|| "childproc".into());
     let mut launchers: Vec<Arc<dyn Launcher>> = Vec::new();
     let mut slots = Vec::new();
+    // One launcher per distinct host (a host named twice gets the slots of both entries).
+    let mut per_host: Vec<usize> = Vec::new();
     for h in &hosts {
         let n = h.slots.or(a.workers).unwrap_or(1);
+        let label = h.label();
+        if let Some(i) = launchers.iter().position(|l| l.state().label == label) {
+            per_host[i] += n;
+            continue;
+        }
         let l: Arc<dyn Launcher> = match h.dest {
             None => Arc::new(launch::Local::default()),
             Some(_) => Arc::new(launch::Ssh::new(
@@ -247,8 +254,18 @@ fn pool(a: &ClusterArgs) -> anyhow::Result<Pool> {
                 control.as_ref().map(|d| d.path()),
             )),
         };
-        slots.extend(std::iter::repeat_n(launchers.len(), n));
         launchers.push(l);
+        per_host.push(n);
+    }
+    // Slots take turns across hosts, so a few jobs spread over all of them.
+    let mut left = per_host.clone();
+    while left.iter().any(|&n| n > 0) {
+        for (i, n) in left.iter_mut().enumerate() {
+            if *n > 0 {
+                *n -= 1;
+                slots.push(i);
+            }
+        }
     }
     if slots.len() > 4096 {
         return Err(UsageError(format!(

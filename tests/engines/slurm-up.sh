@@ -18,7 +18,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$1"
 dir=$(cd "$1" && pwd)   # absolute: the daemons chdir elsewhere
-chmod 700 "$dir"        # munged refuses world-writable directories
+chmod 755 "$dir"        # munged refuses a group/world-writable socket directory
 
 # A previous cluster in the same DIR (killed test run, ...) is stopped and its state dropped.
 "$here/slurm-down.sh" "$dir"
@@ -47,13 +47,15 @@ ctld_port=$(free_port)
 slurmd_port=$(free_port "$ctld_port")
 
 # Node name: the short hostname, which slurmd also uses to find its own entry. It need not
-# resolve: NodeAddr / SlurmctldHost pin every connection to 127.0.0.1.
+# resolve: NodeAddr / SlurmctldHost pin every connection to 127.0.0.1. The CPU layout is what
+# slurmd detects (e.g. "CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1").
 node=$(hostname -s)
-cpus=$(nproc)
+cpus=$(slurmd -C | head -n1 | grep -o 'CPUs=.*ThreadsPerCore=[0-9]*') || cpus="CPUs=$(nproc)"
 
 # 1. munge: Slurm's authentication. A private key and socket, so we never touch /etc/munge.
 dd if=/dev/urandom of="$dir/munge.key" bs=1024 count=1 status=none
 chmod 400 "$dir/munge.key"
+# --force: start even if DIR or its parents have lax permissions (munged is picky).
 munged --force --socket="$dir/munge.socket" --key-file="$dir/munge.key" \
   --pid-file="$dir/munged.pid" --log-file="$dir/munged.log" --seed-file="$dir/munged.seed" \
   </dev/null || fail "munged did not start"
@@ -88,7 +90,9 @@ SelectTypeParameters=CR_Core
 ReturnToService=2
 # Quick kills on scancel / cancelled srun.
 KillWait=5
-NodeName=$node NodeHostname=$node NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
+# Cancel a job whose srun/salloc died without cancelling it (e.g. SIGKILLed with its helper).
+InactiveLimit=10
+NodeName=$node NodeHostname=$node NodeAddr=127.0.0.1 $cpus State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF="$dir/slurm.conf"   # for the daemons and checks below only
