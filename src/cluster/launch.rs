@@ -72,6 +72,18 @@ pub trait Launcher: Send + Sync {
 
     /// End of the run: release shared connections.
     fn close(&self) {}
+
+    /// The Host of a job run through a connection whose far side said it is `reported`:
+    /// a named host keeps its name; a scheduler's node is known only then.
+    fn host_of(&self, reported: Option<&str>) -> String {
+        let _ = reported;
+        self.state().label.clone()
+    }
+
+    /// Whether the host is known before the run (a scheduler's nodes are not).
+    fn named_up_front(&self) -> bool {
+        true
+    }
 }
 
 /// This machine: workers on a socketpair, `--exec` jobs spawned directly.
@@ -332,6 +344,14 @@ impl Launcher for Slurm {
         args.push(OsString::from(&self.remote_childproc));
         args.extend(remote_args(role).into_iter().map(OsString::from));
         IpcWorker::start_remote(Spec::new("srun", args), "srun")
+    }
+
+    fn host_of(&self, reported: Option<&str>) -> String {
+        reported.map_or_else(|| self.state().label.clone(), str::to_owned)
+    }
+
+    fn named_up_front(&self) -> bool {
+        false
     }
 }
 

@@ -408,14 +408,13 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
         Ok(r) => r,
         Err(poisoned) => poisoned.into_inner(),
     };
+    // Hosts named up front get a summary line each; a scheduler's nodes show up under their
+    // own names in the reporter's counts (its launcher is listed only if it went down).
     let hosts: Vec<(String, bool)> = launchers
         .iter()
-        .map(|l| {
-            (
-                l.state().label.clone(),
-                l.state().down.load(Ordering::SeqCst),
-            )
-        })
+        .map(|l| (l, l.state().down.load(Ordering::SeqCst)))
+        .filter(|(l, down)| l.named_up_front() || *down)
+        .map(|(l, down)| (l.state().label.clone(), down))
         .collect();
     let remote_cpu = Duration::from_micros(shared.remote_cpu.load(Ordering::SeqCst));
     reporter.finish(started.elapsed(), workers, interrupted, remote_cpu, &hosts);
@@ -841,11 +840,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 startup_deaths = 0;
                 if answered_since_start == 1 && !launcher.runs_here() {
                     connect_tries = 0;
-                    if let Some(h) = w.remote_host()
-                        && launcher.state().label == "slurm"
-                    {
-                        host = h.to_string();
-                    }
+                    host = launcher.host_of(w.remote_host());
                 }
                 let Some(mut e) = inflight.pop_front() else {
                     continue;
@@ -1164,11 +1159,7 @@ fn run_exec_job(
                 .map_err(|e| RemoteEnd::Spawn(e.to_string(), i32::from(e.exit().code())))
         } else {
             let t = attempt_remote(shared, launcher, server, &argv);
-            if let Some(h) = server.as_ref().and_then(|w| w.remote_host())
-                && launcher.state().label == "slurm"
-            {
-                host = h.to_string();
-            }
+            host = launcher.host_of(server.as_ref().and_then(|w| w.remote_host()));
             t
         };
         let a = match tried {

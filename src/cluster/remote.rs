@@ -35,8 +35,8 @@ pub fn run(a: RemoteArgs) -> anyhow::Result<Exit> {
     if a.exec {
         return serve_exec(&a);
     }
-    let spec = if let Some(t) = a.task {
-        let _ = t;
+    let spec = if a.task.is_some() {
+        // The built-in tasks are this binary's own: a local `cluster-worker`.
         Spec::new(
             std::env::current_exe()?.into_os_string(),
             vec!["cluster-worker".into()],

@@ -268,15 +268,12 @@ impl Reporter {
         if self.remote {
             for (label, down) in hosts {
                 let (jobs, failed) = self.per_host.get(label).copied().unwrap_or_default();
-                if label == "slurm" && jobs == 0 && !down {
-                    continue; // its jobs are counted under the node names below
-                }
                 error_line(&format!(
                     "cluster: host {label}: {jobs} jobs, {failed} failed{}",
                     if *down { ", down" } else { "" }
                 ));
             }
-            // Slurm reports node names, not known up front.
+            // Hosts not known up front (Slurm nodes).
             for (label, (jobs, failed)) in &self.per_host {
                 if !hosts.iter().any(|(l, _)| l == label) {
                     error_line(&format!(
