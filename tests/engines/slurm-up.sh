@@ -18,7 +18,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$1"
 dir=$(cd "$1" && pwd)   # absolute: the daemons chdir elsewhere
-chmod 755 "$dir"        # munged refuses a group/world-writable socket directory
+chmod 755 "$dir"        # munged wants its socket dir not group/world-writable
 
 # A previous cluster in the same DIR (killed test run, ...) is stopped and its state dropped.
 "$here/slurm-down.sh" "$dir"
@@ -56,7 +56,7 @@ cpus=$(slurmd -C | head -n1 | grep -o 'CPUs=.*ThreadsPerCore=[0-9]*') || cpus="C
 dd if=/dev/urandom of="$dir/munge.key" bs=1024 count=1 status=none
 chmod 400 "$dir/munge.key"
 # --force: start even if DIR or its parents have lax permissions (munged is picky).
-munged --force --socket="$dir/munge.socket" --key-file="$dir/munge.key" \
+munged --force --origin=127.0.0.1 --socket="$dir/munge.socket" --key-file="$dir/munge.key" \
   --pid-file="$dir/munged.pid" --log-file="$dir/munged.log" --seed-file="$dir/munged.seed" \
   </dev/null || fail "munged did not start"
 
@@ -95,22 +95,22 @@ InactiveLimit=10
 NodeName=$node NodeHostname=$node NodeAddr=127.0.0.1 $cpus State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
 CONF
-export SLURM_CONF="$dir/slurm.conf"   # for the daemons and checks below only
+# For this script's daemons and checks only. slurmstepd inherits it from slurmd, which is how
+# slurm-down.sh tells our job steps from those of another cluster.
+export SLURM_CONF="$dir/slurm.conf"
 
 # 3. Daemons. Without -D they fork into the background and write their pid files;
 #    -c starts with clean state (no jobs from a former run).
 slurmctld -c </dev/null >>"$dir/slurmctld.log" 2>&1 || fail "slurmctld did not start"
 slurmd -c -N "$node" </dev/null >>"$dir/slurmd.log" 2>&1 || fail "slurmd did not start"
 
-# 4. Wait until the node is idle and a job step runs end to end.
-ok=
-for _ in $(seq 60); do
-  if [ "$(sinfo -h -n "$node" -o %t 2>/dev/null)" = idle ] &&
-     timeout 20 srun -N1 -n1 true </dev/null >/dev/null 2>&1; then
-    ok=1; break
-  fi
-  sleep 1
+# 4. Wait (up to 60 s) until the node is idle and a job step runs end to end.
+deadline=$((SECONDS + 60))
+until [ "$(sinfo -h -n "$node" -o %t 2>/dev/null)" = idle ] &&
+      timeout 20 srun -N1 -n1 true </dev/null >/dev/null 2>&1; do
+  [ "$SECONDS" -lt "$deadline" ] ||
+    fail "node not idle or srun failing after 60 s; sinfo: $(sinfo -h -o '%t %E' 2>&1)"
+  sleep 0.5
 done
-[ -n "$ok" ] || fail "node not idle / srun failed after 60 s (sinfo: $(sinfo -h -o '%t %E' 2>&1))"
 
 echo "SLURM_CONF=$dir/slurm.conf"
