@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::tasks::Task;
 use super::worker::IpcWorker;
 use crate::error_line;
-use crate::process::{Input, Output, SpawnError, Spec, Status};
+use crate::process::{Input, Output, SpawnError, Spec};
 use crate::values::HostSpec;
 
 /// What a persistent worker is for.
@@ -231,13 +231,30 @@ impl Ssh {
         );
         argv.extend(dashdash);
         argv.extend(dest);
-        let mut spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
-        spec.stdin = Input::Null;
-        spec.stdout = Output::Null;
-        spec.stderr = Output::Null;
-        let ok = crate::process::spawn(spec)
-            .map(|child| child.finish(MASTER_LOGIN_TIME) == Status::Exited(0))
-            .unwrap_or(false);
+        // Not through the engine: its end kills what is left of the child's process group,
+        // and the detaching master may not have left that group yet (a race seen here).
+        let ok = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .is_ok_and(|mut child| {
+                let start = std::time::Instant::now();
+                loop {
+                    match child.try_wait() {
+                        Ok(Some(st)) => return st.success(),
+                        Ok(None) if start.elapsed() < MASTER_LOGIN_TIME => {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        _ => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            return false;
+                        }
+                    }
+                }
+            });
         // Not up: the next connection tries again (a host may come back).
         *tried = ok;
     }
