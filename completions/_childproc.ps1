@@ -127,7 +127,7 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('--worker', '--worker', [CompletionResultType]::ParameterName, 'Persistent worker command speaking the Node IPC protocol (e.g. ''node worker.js'')')
             [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'One process per job; {} is replaced by the input (appended when absent)')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retry a job whose worker crashed or that timed out, up to N times')
-            [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Kill a job (its process group) that runs longer than DURATION')
+            [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Kill a job (its process group) that runs longer than DURATION (0 = no limit)')
             [CompletionResult]::new('--halt', '--halt', [CompletionResultType]::ParameterName, 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)')
             [CompletionResult]::new('--joblog', '--joblog', [CompletionResultType]::ParameterName, 'Write a GNU parallel-style joblog (TSV) to FILE')
             [CompletionResult]::new('--hosts', '--hosts', [CompletionResultType]::ParameterName, 'Run slots on these machines over ssh: [N/][user@]host[:port],... (N slots, default 1 or --workers; '':'' is this machine)')

@@ -119,7 +119,7 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand --worker 'Persistent worker command speaking the Node IPC protocol (e.g. ''node worker.js'')'
             cand --exec 'One process per job; {} is replaced by the input (appended when absent)'
             cand --retries 'Retry a job whose worker crashed or that timed out, up to N times'
-            cand --job-timeout 'Kill a job (its process group) that runs longer than DURATION'
+            cand --job-timeout 'Kill a job (its process group) that runs longer than DURATION (0 = no limit)'
             cand --halt 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)'
             cand --joblog 'Write a GNU parallel-style joblog (TSV) to FILE'
             cand --hosts 'Run slots on these machines over ssh: [N/][user@]host[:port],... (N slots, default 1 or --workers; '':'' is this machine)'

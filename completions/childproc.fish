@@ -101,7 +101,7 @@ spin\t'Busy-loop for N milliseconds (at most a day)'"
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l worker -d 'Persistent worker command speaking the Node IPC protocol (e.g. \'node worker.js\')' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l exec -d 'One process per job; {} is replaced by the input (appended when absent)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l retries -d 'Retry a job whose worker crashed or that timed out, up to N times' -r
-complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l job-timeout -d 'Kill a job (its process group) that runs longer than DURATION' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l job-timeout -d 'Kill a job (its process group) that runs longer than DURATION (0 = no limit)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l halt -d 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)' -r -f -a "never\t'Run every job regardless'
 now\t'Stop at once: kill running jobs, start no more'
 soon\t'Start no more jobs, let running ones finish'"

@@ -295,8 +295,8 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "N", default_value = "0")]
     pub retries: u32,
 
-    /// Kill a job (its process group) that runs longer than DURATION
-    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration_positive)]
+    /// Kill a job (its process group) that runs longer than DURATION (0 = no limit)
+    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration_or_zero)]
     pub job_timeout: Option<Duration>,
 
     /// On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)

@@ -86,7 +86,10 @@ fn report_clap_error(e: clap::Error) -> Exit {
             Exit::Success
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
+            // A usage error like any other: one line (the help is one flag away).
+            error_line(
+                "a subcommand is required: spawn, exec, execfile, fork or cluster (see --help)",
+            );
             Exit::Failure
         }
         _ => {

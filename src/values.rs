@@ -103,8 +103,20 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     if t.starts_with('-') {
         return Err(format!("negative size '{s}'"));
     }
-    parse_size::parse_size(t)
-        .map_err(|e| format!("invalid size '{s}': {e} (try 1048576, 64KiB or 1MiB)"))
+    let n = parse_size::parse_size(t)
+        .map_err(|e| format!("invalid size '{s}': {e} (try 1048576, 64KiB or 1MiB)"))?;
+    // parse-size rounds `2.5` to 3; a byte limit must be exact (`1.5KiB` is, `2.5` is not).
+    let digits = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(t.len());
+    if t[..digits].contains('.') {
+        let unit = parse_size::parse_size(format!("1{}", &t[digits..])).unwrap_or(1);
+        let value = t[..digits].replace('_', "").parse::<f64>().unwrap_or(0.0) * unit as f64;
+        if (value - value.round()).abs() > 1e-6 {
+            return Err(format!("'{s}' is not a whole number of bytes"));
+        }
+    }
+    Ok(n)
 }
 
 /// `KEY=VALUE` (VALUE may be empty, and may be any bytes: values are `OsString`s).
@@ -324,6 +336,9 @@ mod tests {
         assert_eq!(parse_size("64KiB").unwrap(), 65536);
         assert_eq!(parse_size("1MiB").unwrap(), 1 << 20);
         assert_eq!(parse_size("0").unwrap(), 0);
+        assert_eq!(parse_size("1.5KiB").unwrap(), 1536);
+        assert!(parse_size("2.5").is_err());
+        assert!(parse_size("1.5B").is_err());
         for s in ["-1", "abc", "", "1XB"] {
             assert!(parse_size(s).is_err(), "{s}");
         }

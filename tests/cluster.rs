@@ -839,3 +839,111 @@ fn the_local_host_in_hosts_runs_jobs_here() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_signal_stops_dispatching_at_once_and_started_jobs_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let marks = dir.path().join("marks");
+    let _sweep = Sweep::new(&[&["sleep", "654.5"]]);
+    // --exec: two jobs start; after SIGTERM no third one may (their kill must not free a slot).
+    let script = format!("echo $0 >> {}; exec sleep 654.5", marks.display());
+    let mut args: Vec<String> = ["cluster", "-w", "2", "--json", "--exec"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push(format!("sh -c '{script}'"));
+    args.extend((1..=10).map(|i| i.to_string()));
+    let live = Live::childproc(&args);
+    let t = Instant::now();
+    while pids_with_cmdline(&["sleep", "654.5"]).len() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(30), "jobs never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    live.signal(nix::sys::signal::Signal::SIGTERM);
+    let (status, stdout, stderr) = live.finish(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(143), "{}", text(&stderr));
+    assert_eq!(std::fs::read_to_string(&marks).unwrap().lines().count(), 2);
+    let recs = json_lines(&stdout);
+    assert_eq!(recs.len(), 2, "the two started jobs, each once");
+    assert!(recs.iter().all(|r| r["ok"] == false));
+
+    // --task: the jobs in flight on killed workers are reported too.
+    let live = Live::childproc([
+        "cluster", "-w", "2", "--json", "--task", "spin", "60000", "60000", "60000",
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    live.signal(nix::sys::signal::Signal::SIGTERM);
+    let (status, stdout, stderr) = live.finish(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(143), "{}", text(&stderr));
+    let recs = json_lines(&stdout);
+    assert_eq!(recs.len(), 2, "{}", text(&stdout));
+    assert!(
+        recs.iter()
+            .all(|r| r["error"] == "killed: the run was stopped")
+    );
+}
+
+#[test]
+fn a_closed_stdout_stops_the_run_quietly_and_a_full_one_is_an_error() {
+    let t = Instant::now();
+    let out = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "seq 1 200000 | {} cluster --no-progress --task sum | head -n 1; echo \"${{PIPESTATUS[1]}}\" >&2",
+                bin().display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(lines(&out.stdout).len(), 1);
+    let err = text(&out.stderr);
+    assert!(err.trim_end().ends_with("141"), "{err}");
+    assert!(!err.contains("failed:"), "no per-job noise: {err}");
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["cluster", "--no-progress", "--task", "fib", "5"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("No space left"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn progress_prints_plain_lines_when_stderr_is_not_a_terminal() {
+    let out = cp()
+        .args([
+            "cluster",
+            "--progress",
+            "-w",
+            "2",
+            "--task",
+            "spin",
+            "1300",
+            "1300",
+            "1300",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(err.contains("/3 jobs done"), "{err}");
+}
+
+#[test]
+fn a_zero_job_timeout_is_no_limit() {
+    cp().args(["cluster", "--job-timeout", "0", "--exec", "echo", "a"])
+        .assert()
+        .code(0)
+        .stdout("a\n");
+}

@@ -445,3 +445,20 @@ fn env_values_may_contain_equals_signs_and_be_empty() {
     .code(0)
     .stdout("b=c|set||\n");
 }
+
+#[test]
+fn no_subcommand_is_a_one_line_usage_error() {
+    let out = cp().output().unwrap();
+    let line = assert_one_line_error(&out, 125);
+    assert!(line.contains("subcommand"), "{line}");
+}
+
+#[test]
+fn a_fractional_byte_count_is_a_usage_error() {
+    rejected("exec", &["--max-buffer", "2.5"]);
+    rejected("execfile", &["--max-buffer", "1.5B"]);
+    cp().args(["exec", "--max-buffer", "1.5KiB", "printf abc"])
+        .assert()
+        .code(0)
+        .stdout("abc");
+}

@@ -444,3 +444,91 @@ fn a_node_echo_child_returns_every_message_of_a_big_burst() {
     assert_eq!(lines(&out.stdout).len(), 50_000);
     assert!(out.stdout == input.as_bytes());
 }
+
+/// `childproc fork -- node -e SCRIPT` with `stdin`, bounded.
+fn fork_node(script: &str, sends: &[&str], stdin: Vec<u8>) -> std::process::Output {
+    assert!(have_node(), "node is required (.ci/run installs it)");
+    let mut c = cp();
+    c.arg("fork");
+    for s in sends {
+        c.args(["--send", s]);
+    }
+    c.args(["--", "node", "-e", script])
+        .write_stdin(stdin)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_child_that_never_stops_talking_still_sees_disconnect() {
+    // A heartbeat every 30 ms: never quiet, yet the end of input must reach it as 'disconnect'.
+    let t = Instant::now();
+    let out = fork_node(
+        "process.send('up'); const t = setInterval(() => process.send('beat'), 30); \
+         process.on('message', () => {}); \
+         process.on('disconnect', () => { clearInterval(t); });",
+        &[],
+        Vec::new(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        lines(&out.stdout).first().map(String::as_str),
+        Some("\"up\"")
+    );
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+}
+
+#[test]
+fn an_answer_after_an_await_is_not_lost() {
+    // The child answers 50 ms after the message (a timer, as after any I/O).
+    let out = fork_node(
+        "process.on('message', m => setTimeout(() => process.send({ done: m }), 50));",
+        &["1"],
+        Vec::new(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(lines(&out.stdout), vec![r#"{"done":1}"#]);
+}
+
+#[test]
+fn a_sixteen_megabyte_echo_from_node_is_not_lost() {
+    let big = format!("{{\"big\":\"{}\"}}\n", "q".repeat(16 << 20));
+    let out = fork_node(
+        "process.on('message', m => process.send(m));",
+        &[],
+        big.clone().into_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, big.as_bytes());
+}
+
+#[test]
+fn a_full_stdout_is_an_error_and_a_closed_one_a_quiet_end() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["fork", "--send", "1"])
+        .stdin(Stdio::null())
+        .stdout(full)
+        .output()
+        .unwrap();
+    let line = assert_one_line_error(&out, 125);
+    assert!(line.contains("No space left"), "{line}");
+
+    // The reader of our stdout goes away while a child floods us: a quiet 141, promptly.
+    let script = format!(
+        "{} fork -- node -e \"let i = 0; setInterval(() => process.send(i++), 1)\" </dev/null | head -n 2",
+        bin().display()
+    );
+    let t = Instant::now();
+    let out = std::process::Command::new("bash")
+        .args(["-c", &format!("{script}; echo \"${{PIPESTATUS[0]}}\" >&2")])
+        .output()
+        .unwrap();
+    assert_eq!(lines(&out.stdout), vec!["0", "1"]);
+    assert_eq!(text(&out.stderr).trim(), "141");
+    assert!(t.elapsed() < Duration::from_secs(30));
+}

@@ -281,7 +281,9 @@ fn pool(a: &ClusterArgs) -> anyhow::Result<Pool> {
     })
 }
 
-pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
+pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
+    // A zero limit is no limit, as for every other duration.
+    a.job_timeout = a.job_timeout.filter(|d| !d.is_zero());
     let pool = pool(&a)?;
     let (launchers, slot_hosts) = (&pool.launchers, &pool.slots);
     let workers = slot_hosts.len();
@@ -422,6 +424,15 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
         error_line("all hosts are down; no job could run");
     }
 
+    if let Some(e) = reporter.output_error() {
+        if crate::output::is_broken_pipe(e) {
+            return Ok(Exit::Signal(libc::SIGPIPE)); // the reader left: a quiet end
+        }
+        error_line(&format!(
+            "writing results to stdout: {e}; the run was stopped"
+        ));
+        return Ok(Exit::Failure);
+    }
     if let Some(sig) = interrupted {
         return Ok(Exit::Signal(sig));
     }
@@ -453,7 +464,8 @@ fn exec_limit_args(a: &ClusterArgs) -> Vec<String> {
 /// Take a job: one handed back first, else the next input. `wait` chooses whether to block
 /// on the input lock.
 fn take_job(shared: &Shared, wait: bool) -> Option<Job> {
-    if shared.stop.load(Ordering::SeqCst) {
+    // A signal stops dispatching at once, before the main thread has even noticed it.
+    if shared.stop.load(Ordering::SeqCst) || signals::Seen::now().first().is_some() {
         return None;
     }
     if shared.remote
@@ -608,9 +620,17 @@ fn report(shared: &Shared, r: JobResult) {
             signals::cancel_all();
         }
     }
-    match shared.reporter.lock() {
-        Ok(mut rep) => rep.job(r),
-        Err(poisoned) => poisoned.into_inner().job(r),
+    let out_gone = {
+        let mut rep = match shared.reporter.lock() {
+            Ok(rep) => rep,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        rep.job(r);
+        rep.output_error().is_some()
+    };
+    // Results have nowhere to go: stop the run (the main thread says how it ends).
+    if out_gone && !shared.stop.swap(true, Ordering::SeqCst) {
+        signals::cancel_all();
     }
     if shared.remote {
         shared.outstanding.fetch_sub(1, Ordering::SeqCst);
@@ -856,8 +876,41 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 report(shared, r);
             }
             Reply::Interrupted => {
-                // Not reported: the run is being stopped. The worker is already killed.
+                // The run is being stopped and the worker is killed: the jobs it had started
+                // are reported as such (each still exactly once); queued ones never ran.
                 drop(current.take());
+                let why = "killed: the run was stopped";
+                let mut started = inflight.drain(..);
+                if let Some(mut e) = started.next() {
+                    e.attempts += 1;
+                    report(
+                        shared,
+                        finish(
+                            e,
+                            false,
+                            Vec::new(),
+                            Some(why.into()),
+                            pid,
+                            libc::SIGKILL,
+                            &host,
+                        ),
+                    );
+                }
+                let unsent: Vec<InFlight> = started.chain(ready.drain(..)).collect();
+                for e in unsent {
+                    report(
+                        shared,
+                        finish(
+                            e,
+                            false,
+                            Vec::new(),
+                            Some("not run: the run was stopped".into()),
+                            0,
+                            0,
+                            &host,
+                        ),
+                    );
+                }
                 return;
             }
             Reply::Lost(why) => {

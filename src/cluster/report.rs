@@ -19,8 +19,13 @@ pub struct Reporter {
     pending: BTreeMap<u64, JobResult>,
     out: BufWriter<std::io::Stdout>,
     out_ok: bool,
+    /// Why our stdout stopped working, if it did (the run is then stopped).
+    out_error: Option<std::io::Error>,
     joblog: Option<BufWriter<std::fs::File>>,
     progress: Option<indicatif::ProgressBar>,
+    /// `--progress` asked for while stderr is not a terminal (a log, a CI console): a bar
+    /// cannot be redrawn there, so a plain line is printed every [`TEXT_PROGRESS_EVERY`].
+    text_progress: Option<TextProgress>,
     last_flush: Instant,
     done: u64,
     failed: u64,
@@ -45,7 +50,13 @@ impl Reporter {
             }
             None => None,
         };
-        let show = !a.no_progress && (a.progress || std::io::stderr().is_terminal());
+        let tty = std::io::stderr().is_terminal();
+        let show = !a.no_progress && (a.progress || tty);
+        let text_progress = (show && !tty).then(|| TextProgress {
+            started: Instant::now(),
+            last: Instant::now(),
+            total: None,
+        });
         Ok(Reporter {
             keep_order: a.keep_order,
             json: a.json,
@@ -54,8 +65,10 @@ impl Reporter {
             pending: BTreeMap::new(),
             out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
             out_ok: true,
+            out_error: None,
             joblog,
-            progress: show.then(indicatif::ProgressBar::hidden),
+            progress: (show && tty).then(indicatif::ProgressBar::hidden),
+            text_progress,
             last_flush: Instant::now(),
             done: 0,
             failed: 0,
@@ -65,6 +78,9 @@ impl Reporter {
     }
 
     pub fn set_total(&mut self, total: Option<u64>) {
+        if let Some(t) = &mut self.text_progress {
+            t.total = total;
+        }
         let Some(old) = self.progress.take() else {
             return;
         };
@@ -96,6 +112,19 @@ impl Reporter {
 
     pub fn failed(&self) -> u64 {
         self.failed
+    }
+
+    /// Our stdout failed (a closed pipe, a full disk): results have nowhere to go.
+    fn out_failed(&mut self, e: std::io::Error) {
+        self.out_ok = false;
+        if self.out_error.is_none() {
+            self.out_error = Some(e);
+        }
+    }
+
+    /// The error that made stdout unusable, if any.
+    pub fn output_error(&self) -> Option<&std::io::Error> {
+        self.out_error.as_ref()
     }
 
     /// Take one finished job (exactly once per job).
@@ -130,8 +159,22 @@ impl Reporter {
 
     /// Periodic: make output visible.
     pub fn tick(&mut self) {
-        if self.out_ok && self.out.flush().is_err() {
-            self.out_ok = false;
+        if let Some(t) = &mut self.text_progress
+            && t.last.elapsed() >= TEXT_PROGRESS_EVERY
+        {
+            t.last = Instant::now();
+            let of = t.total.map_or(String::new(), |n| format!("/{n}"));
+            error_line(&format!(
+                "cluster: {}{of} jobs done, {} failed, {:.0}s",
+                self.done,
+                self.failed,
+                t.started.elapsed().as_secs_f64()
+            ));
+        }
+        if self.out_ok
+            && let Err(e) = self.out.flush()
+        {
+            self.out_failed(e);
         }
         if let Some(j) = &mut self.joblog {
             let _ = j.flush();
@@ -178,7 +221,10 @@ impl Reporter {
             let _ = self.out.flush();
             let _ = std::io::stderr().lock().write_all(&r.stderr);
         }
-        if let Some(e) = &r.error {
+        // Once stdout is gone the run is being stopped: the jobs it kills are not news.
+        if let Some(e) = &r.error
+            && self.out_error.is_none()
+        {
             let line = format!("job {} ({input}) failed: {e}", r.seq);
             match &self.progress {
                 Some(pb) => pb.suspend(|| error_line(&line)),
@@ -198,8 +244,8 @@ impl Reporter {
                 Ok(())
             }
         });
-        if r.is_err() {
-            self.out_ok = false;
+        if let Err(e) = r {
+            self.out_failed(e);
         }
     }
 
@@ -283,6 +329,15 @@ impl Reporter {
             }
         }
     }
+}
+
+/// How often the plain-text progress line is printed.
+const TEXT_PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+struct TextProgress {
+    started: Instant,
+    last: Instant,
+    total: Option<u64>,
 }
 
 /// User + system CPU time of every reaped child (workers and jobs).

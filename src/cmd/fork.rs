@@ -7,7 +7,7 @@
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,13 +24,23 @@ use crate::process::{self, Input, Output, supervise};
 
 const CHUNK: usize = 256 * 1024;
 
-/// After input ends, the channel is half-closed only once the child has been quiet this long.
+/// After input ends, the channel is half-closed only once the child has read everything we
+/// sent and then been quiet this long (plus [`QUIET_PER_MIB`] for the largest message).
 ///
-/// A Node child closes its channel the moment it reads end-of-file and drops every reply still
-/// queued in libuv (seen: 196k of 200k echoes lost when half-closing right after the last
-/// send). Replies queue only while we are not reading, so "we are waiting in read and nothing
-/// came for a while" means nothing is queued over there.
-const QUIET: Duration = Duration::from_millis(100);
+/// A Node child closes its channel the moment it reads end-of-file: a reply it has not sent
+/// yet fails (ERR_IPC_CHANNEL_CLOSED), and replies still queued in libuv are dropped (seen:
+/// 196k of 200k echoes lost when half-closing right after the last send). So we wait until the
+/// child has consumed our input (the socket's send queue is empty), we sit in read(2), and
+/// nothing arrives for a while: time for a handler to answer, even after a short await.
+const QUIET: Duration = Duration::from_millis(200);
+
+/// Extra quiet time per MiB of the largest message sent: parsing a big message and building
+/// its answer takes a Node child about that long before the first byte comes back.
+const QUIET_PER_MIB: Duration = Duration::from_millis(100);
+
+/// A child that never stops talking is half-closed anyway this long after it consumed our
+/// input (at least), so a heartbeat cannot keep the run alive forever.
+const CHATTY_CAP: Duration = Duration::from_secs(2);
 
 /// What the reader thread is doing, for the writer's decision to half-close.
 #[derive(Default)]
@@ -41,6 +51,8 @@ struct Activity {
     waiting: AtomicBool,
     /// The child closed the channel.
     closed: AtomicBool,
+    /// Writing a message to our stdout failed: 1 = EPIPE (quiet end), 2 = another error.
+    out_failed: std::sync::atomic::AtomicU8,
 }
 
 pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
@@ -105,6 +117,12 @@ pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
     }
     let _ = reader.join();
 
+    match activity.out_failed.load(Ordering::SeqCst) {
+        0 => {}
+        // Our reader went away: end quietly, as a shell pipeline expects.
+        1 => return Ok(Exit::Signal(libc::SIGPIPE)),
+        _ => return Ok(Exit::Failure), // already said why, in one line
+    }
     report(&outcome, &program, &limits, None);
     if invalid_input.load(Ordering::SeqCst) {
         return Ok(Exit::Failure);
@@ -160,15 +178,19 @@ fn relay_from_child(mut stream: UnixStream, activity: &Activity) {
             match ipc::compact(line) {
                 Ok(msg) if ipc::is_internal(&msg) => {}
                 Ok(msg) => {
-                    if out_ok && (out.write_all(&msg).is_err() || out.write_all(b"\n").is_err()) {
+                    if out_ok
+                        && let Err(e) = out.write_all(&msg).and_then(|()| out.write_all(b"\n"))
+                    {
                         out_ok = false;
+                        output_failed(activity, &e);
                     }
                 }
                 Err(e) => error_line(&format!("the child sent a malformed message, skipped: {e}")),
             }
         }
-        if out_ok && out.flush().is_err() {
+        if out_ok && let Err(e) = out.flush() {
             out_ok = false;
+            output_failed(activity, &e);
         }
     }
     if dec.has_partial() {
@@ -179,18 +201,58 @@ fn relay_from_child(mut stream: UnixStream, activity: &Activity) {
     let _ = out.flush();
 }
 
-/// Wait until the reader has sat in read(2) with nothing arriving for [`QUIET`] (see there).
-/// A child that never stops talking is never cut off; `--timeout` bounds such a run.
-fn wait_until_quiet(activity: &Activity) {
+/// Our stdout failed: the child's messages have nowhere to go, so the run stops (the child's
+/// group is cancelled). A closed pipe ends quietly; anything else is said once.
+fn output_failed(activity: &Activity, e: &std::io::Error) {
+    let broken = crate::output::is_broken_pipe(e);
+    if activity
+        .out_failed
+        .compare_exchange(
+            0,
+            if broken { 1 } else { 2 },
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        )
+        .is_ok()
+    {
+        if !broken {
+            error_line(&format!("writing the child's messages to stdout: {e}"));
+        }
+        process::signals::cancel_all();
+    }
+}
+
+/// Bytes we wrote that the child has not read yet (SIOCOUTQ on a unix socket).
+fn unread_by_child(stream: &UnixStream) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int for a socket we own.
+    let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if r < 0 { 0 } else { n.max(0) as usize }
+}
+
+/// Wait until the child has read all our input and then been quiet (see [`QUIET`]); a child
+/// that keeps talking is cut off after [`CHATTY_CAP`] (or twice the quiet time, if longer).
+fn wait_until_quiet(activity: &Activity, stream: &UnixStream, largest: usize) {
+    let mib = (largest >> 20).min(50) as u32;
+    let quiet = QUIET + QUIET_PER_MIB * mib;
+    let cap = CHATTY_CAP.max(quiet * 2);
     let mut last_bytes = activity.bytes.load(Ordering::SeqCst);
     let mut quiet_since = Instant::now();
+    let mut consumed_at: Option<Instant> = None;
     while !activity.closed.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(5));
+        let unread = unread_by_child(stream);
+        if unread == 0 && consumed_at.is_none() {
+            consumed_at = Some(Instant::now());
+        }
         let bytes = activity.bytes.load(Ordering::SeqCst);
-        if bytes != last_bytes || !activity.waiting.load(Ordering::SeqCst) {
+        if unread > 0 || bytes != last_bytes || !activity.waiting.load(Ordering::SeqCst) {
             last_bytes = bytes;
             quiet_since = Instant::now();
-        } else if quiet_since.elapsed() >= QUIET {
+        } else if quiet_since.elapsed() >= quiet {
+            return;
+        }
+        if consumed_at.is_some_and(|t| t.elapsed() >= cap) {
             return;
         }
     }
@@ -204,6 +266,7 @@ fn relay_to_child(
     activity: &Activity,
 ) {
     let mut w = std::io::BufWriter::with_capacity(CHUNK, &stream);
+    let largest = std::cell::Cell::new(sends.iter().map(String::len).max().unwrap_or(0));
     let closed = |line_no: Option<u64>| match line_no {
         Some(n) => error_line(&format!(
             "the child closed the IPC channel; stopped sending at stdin line {n}"
@@ -233,7 +296,10 @@ fn relay_to_child(
             return true;
         }
         match ipc::compact(line) {
-            Ok(msg) => w.write_all(&msg).and_then(|()| w.write_all(b"\n")).is_ok(),
+            Ok(msg) => {
+                largest.set(largest.get().max(msg.len()));
+                w.write_all(&msg).and_then(|()| w.write_all(b"\n")).is_ok()
+            }
             Err(e) => {
                 error_line(&format!(
                     "stdin line {line_no}: not valid JSON ({e}); not sent"
@@ -296,7 +362,7 @@ fn relay_to_child(
         return;
     }
     drop(w);
-    wait_until_quiet(activity);
+    wait_until_quiet(activity, &stream, largest.get());
     // Half-close: the child sees end of input ('disconnect' in Node) but can still answer.
     let _ = stream.shutdown(std::net::Shutdown::Write);
 }
