@@ -121,8 +121,8 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             break
         }
         'childproc;cluster' {
-            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Number of worker processes (default: available parallelism)')
-            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of worker processes (default: available parallelism)')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Number of worker processes (default: available parallelism; with --hosts: slots per host that gives no N/; with --slurm: the allocation''s task count)')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of worker processes (default: available parallelism; with --hosts: slots per host that gives no N/; with --slurm: the allocation''s task count)')
             [CompletionResult]::new('--task', '--task', [CompletionResultType]::ParameterName, 'Built-in CPU task run by pooled childproc workers; each input is N')
             [CompletionResult]::new('--worker', '--worker', [CompletionResultType]::ParameterName, 'Persistent worker command speaking the Node IPC protocol (e.g. ''node worker.js'')')
             [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'One process per job; {} is replaced by the input (appended when absent)')

@@ -113,8 +113,8 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand --version 'Print version'
         }
         &'childproc;cluster'= {
-            cand -w 'Number of worker processes (default: available parallelism)'
-            cand --workers 'Number of worker processes (default: available parallelism)'
+            cand -w 'Number of worker processes (default: available parallelism; with --hosts: slots per host that gives no N/; with --slurm: the allocation''s task count)'
+            cand --workers 'Number of worker processes (default: available parallelism; with --hosts: slots per host that gives no N/; with --slurm: the allocation''s task count)'
             cand --task 'Built-in CPU task run by pooled childproc workers; each input is N'
             cand --worker 'Persistent worker command speaking the Node IPC protocol (e.g. ''node worker.js'')'
             cand --exec 'One process per job; {} is replaced by the input (appended when absent)'

@@ -93,7 +93,7 @@ complete -c childproc -n "__fish_childproc_using_subcommand fork" -l env-clear -
 complete -c childproc -n "__fish_childproc_using_subcommand fork" -l preserve-status -d 'On timeout, exit with the child\'s status instead of 124'
 complete -c childproc -n "__fish_childproc_using_subcommand fork" -s h -l help -d 'Print help'
 complete -c childproc -n "__fish_childproc_using_subcommand fork" -s V -l version -d 'Print version'
-complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s w -l workers -d 'Number of worker processes (default: available parallelism)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s w -l workers -d 'Number of worker processes (default: available parallelism; with --hosts: slots per host that gives no N/; with --slurm: the allocation\'s task count)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l task -d 'Built-in CPU task run by pooled childproc workers; each input is N' -r -f -a "fib\t'Naive recursive Fibonacci of N (N <= 93, the largest that fits in 64 bits)'
 sum\t'Sum of 0..=N computed in a loop'
 primes\t'Count the primes below N (N <= 2*10^9)'

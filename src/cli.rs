@@ -263,7 +263,8 @@ pub enum Halt {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("mode").required(true).args(["task", "worker", "exec"])))]
 pub struct ClusterArgs {
-    /// Number of worker processes (default: available parallelism)
+    /// Number of worker processes (default: available parallelism; with --hosts: slots per
+    /// host that gives no N/; with --slurm: the allocation's task count)
     #[arg(short = 'w', long, value_name = "N", value_parser = values::parse_workers)]
     pub workers: Option<usize>,
 

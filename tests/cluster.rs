@@ -721,15 +721,15 @@ fn shell_mode_quotes_the_input_for_the_shell() {
 
 #[test]
 fn halt_soon_lets_running_jobs_finish_and_starts_no_more() {
-    // Two workers: job 1 fails at once, job 2 is running (0.5 s) and must finish; the rest
-    // must never start.
+    // Two workers: job 1 fails after 0.2 s, while job 2 is running (1 s) and must finish;
+    // the rest must never start.
     let out = cp()
         .args(["cluster", "-w", "2", "--json", "--halt", "soon"])
         .args([
             "--exec",
-            "sh -c 'case $0 in fail) exit 1;; *) sleep $0;; esac'",
+            "sh -c 'case $0 in fail) sleep 0.2; exit 1;; *) sleep $0;; esac'",
         ])
-        .args(["fail", "0.5", "0", "0", "0", "0"])
+        .args(["fail", "1", "0", "0", "0", "0"])
         .output()
         .unwrap();
     let recs: Vec<serde_json::Value> = stdout_lines(&out)
@@ -739,7 +739,7 @@ fn halt_soon_lets_running_jobs_finish_and_starts_no_more() {
     assert!(recs.len() <= 3, "no new jobs after the failure: {recs:?}");
     let running = recs
         .iter()
-        .find(|r| r["input"] == "0.5")
+        .find(|r| r["input"] == "1")
         .expect("job 2 reported");
     assert_eq!(running["ok"], true, "the running job finished normally");
     assert!(text(&out.stderr).contains("--halt soon"));

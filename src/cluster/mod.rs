@@ -33,7 +33,7 @@ use crate::output::Capture;
 use crate::process::{self, Input, Limits, Output, Spec, Status, signals, supervise};
 use launch::{Launcher, Role};
 use tasks::Task;
-use worker::{IpcWorker, Reply};
+use worker::{IpcWorker, Lost, Reply};
 
 /// One unit of work.
 #[derive(Debug, Clone)]
@@ -518,17 +518,16 @@ fn requeue(shared: &Shared, jobs: impl IntoIterator<Item = Job>) {
 
 /// A connection to the slot's host failed (`tries` times in a row now). Returns true when the
 /// host is down and the slot should stop; otherwise waits a little before the next try.
-fn connection_failed(launcher: &dyn Launcher, why: &str, tries: u32) -> bool {
+fn connection_failed(launcher: &dyn Launcher, lost: &Lost, tries: u32) -> bool {
     let st = launcher.state();
     if st.down.load(Ordering::SeqCst) {
         return true;
     }
-    let hopeless = why.contains("--remote-childproc");
-    if hopeless || tries >= MAX_CONNECT_TRIES {
-        st.mark_down(why);
+    if lost.hopeless || tries >= MAX_CONNECT_TRIES {
+        st.mark_down(&lost.why);
         return true;
     }
-    error_line(&format!("host {}: {why}; reconnecting", st.label));
+    error_line(&format!("host {}: {}; reconnecting", st.label, lost.why));
     std::thread::sleep(Duration::from_millis(200 << tries.min(5)));
     st.down.load(Ordering::SeqCst)
 }
@@ -581,9 +580,9 @@ fn slot_loop(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                         tries = 0;
                         report(shared, r);
                     }
-                    Err((job, why)) => {
+                    Err((job, lost)) => {
                         tries += 1;
-                        if connection_failed(launcher, &why, tries) {
+                        if connection_failed(launcher, &lost, tries) {
                             host_down(slot, shared, vec![job]);
                             return;
                         }
@@ -826,8 +825,8 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                     answered_since_start = 0;
                 }
                 Err(e) if !launcher.runs_here() => {
-                    // The launcher itself (ssh, srun) cannot be started: no host can work.
-                    launcher.state().mark_down(&e);
+                    // The launcher itself (ssh, srun) cannot be started: trying again is no use.
+                    connection_failed(launcher, &Lost::hopeless(e), 1);
                     continue;
                 }
                 Err(e) => {
@@ -913,7 +912,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 }
                 return;
             }
-            Reply::Lost(why) => {
+            Reply::Lost(lost) => {
                 // The connection, not the job, failed: every job here goes back unharmed.
                 current = None;
                 connect_tries += 1;
@@ -922,7 +921,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                     .chain(ready.drain(..))
                     .map(|e| e.job)
                     .collect();
-                if connection_failed(launcher, &why, connect_tries) {
+                if connection_failed(launcher, &lost, connect_tries) {
                     host_down(slot, shared, jobs);
                     return;
                 }
@@ -1120,7 +1119,7 @@ enum RemoteEnd {
     /// The job could not be started there (message, exit code).
     Spawn(String, i32),
     /// The connection failed: the job goes back to the pool.
-    Lost(String),
+    Lost(Lost),
 }
 
 /// Run one try through the slot's exec server on its host, connecting first if needed.
@@ -1133,11 +1132,11 @@ fn attempt_remote(
     if server.is_none() {
         let w = launcher
             .start(&Role::Exec(&shared.exec_limits))
-            .map_err(|e| RemoteEnd::Lost(e.to_string()))?;
+            .map_err(|e| RemoteEnd::Lost(Lost::hopeless(e.to_string())))?;
         *server = Some(w);
     }
     let Some(w) = server.as_mut() else {
-        return Err(RemoteEnd::Lost("no connection".into()));
+        return Err(RemoteEnd::Lost(Lost::retry("no connection")));
     };
     let reply = if w.send(&remote::job_request(argv)) {
         w.wait(None)
@@ -1146,7 +1145,7 @@ fn attempt_remote(
     };
     match reply {
         Reply::Message(m) => {
-            let r = remote::parse_reply(&m).map_err(RemoteEnd::Lost)?;
+            let r = remote::parse_reply(&m).map_err(|e| RemoteEnd::Lost(Lost::retry(e)))?;
             shared
                 .remote_cpu
                 .fetch_add(r.cpu.as_micros() as u64, Ordering::Relaxed);
@@ -1173,13 +1172,13 @@ fn attempt_remote(
                 stderr: Vec::new(),
             })
         }
-        Reply::Lost(why) => {
+        Reply::Lost(lost) => {
             *server = None;
-            Err(RemoteEnd::Lost(why))
+            Err(RemoteEnd::Lost(lost))
         }
         Reply::Died(_) | Reply::TimedOut => {
             *server = None;
-            Err(RemoteEnd::Lost("the remote side ended".into()))
+            Err(RemoteEnd::Lost(Lost::retry("the remote side ended")))
         }
     }
 }
@@ -1194,7 +1193,7 @@ fn run_exec_job(
     template: &[String],
     shell: bool,
     job: Job,
-) -> Result<JobResult, (Job, String)> {
+) -> Result<JobResult, (Job, Lost)> {
     let argv = exec_argv(template, shell, &job.input);
     let command = argv
         .iter()
@@ -1217,7 +1216,7 @@ fn run_exec_job(
         };
         let a = match tried {
             Ok(a) => a,
-            Err(RemoteEnd::Lost(why)) => return Err((job, why)),
+            Err(RemoteEnd::Lost(lost)) => return Err((job, lost)),
             Err(RemoteEnd::Spawn(msg, code)) => {
                 return Ok(JobResult {
                     seq: job.seq,

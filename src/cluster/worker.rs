@@ -30,7 +30,31 @@ pub enum Reply {
     Interrupted,
     /// Remote only: the launcher ended without the remote side reporting a worker death (a
     /// failed or lost connection, a missing remote binary). Not the job's fault.
-    Lost(String),
+    Lost(Lost),
+}
+
+/// Why a connection to another machine failed.
+#[derive(Debug, Clone)]
+pub struct Lost {
+    pub why: String,
+    /// Trying again cannot help (the launcher or the remote binary is missing).
+    pub hopeless: bool,
+}
+
+impl Lost {
+    pub fn retry(why: impl Into<String>) -> Lost {
+        Lost {
+            why: why.into(),
+            hopeless: false,
+        }
+    }
+
+    pub fn hopeless(why: impl Into<String>) -> Lost {
+        Lost {
+            why: why.into(),
+            hopeless: true,
+        }
+    }
 }
 
 /// How long a launcher may take to stop its remote side (srun waits KillWait for a step).
@@ -259,24 +283,23 @@ impl IpcWorker {
         let l = r.launcher;
         Reply::Lost(match status {
             Some(Status::Exited(255)) if l == "ssh" => {
-                "ssh could not connect, or the connection was lost (exit 255)".into()
+                Lost::retry("ssh could not connect, or the connection was lost (exit 255)")
             }
             Some(Status::Exited(127)) if !r.hello => {
-                "the remote childproc was not found (see --remote-childproc)".into()
+                Lost::hopeless("the remote childproc was not found (see --remote-childproc)")
             }
-            Some(Status::Exited(125)) if !r.hello && l == "ssh" => {
-                "the remote childproc refused cluster-remote: another version? (see --remote-childproc)"
-                    .into()
-            }
+            Some(Status::Exited(125)) if !r.hello && l == "ssh" => Lost::hopeless(
+                "the remote childproc refused cluster-remote: another version? (see --remote-childproc)",
+            ),
             Some(Status::Exited(126)) if !r.hello => {
-                "the remote childproc is not executable (see --remote-childproc)".into()
+                Lost::hopeless("the remote childproc is not executable (see --remote-childproc)")
             }
-            Some(Status::Exited(c)) => format!("{l} exited with code {c}"),
-            Some(Status::Signaled(n)) => format!(
+            Some(Status::Exited(c)) => Lost::retry(format!("{l} exited with code {c}")),
+            Some(Status::Signaled(n)) => Lost::retry(format!(
                 "{l} was killed by {}",
                 crate::values::Signal::name_of(n).unwrap_or("a signal")
-            ),
-            None => format!("{l} closed the connection"),
+            )),
+            None => Lost::retry(format!("{l} closed the connection")),
         })
     }
 
