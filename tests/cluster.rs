@@ -871,7 +871,16 @@ fn a_signal_stops_dispatching_at_once_and_started_jobs_are_reported() {
     let live = Live::childproc([
         "cluster", "-w", "2", "--json", "--task", "spin", "60000", "60000", "60000",
     ]);
-    std::thread::sleep(Duration::from_millis(500));
+    // Both workers up (a job is sent the moment a worker starts), and a little time to read it.
+    let t = Instant::now();
+    while descendants(live.pid()).len() < 2 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "workers never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     live.signal(nix::sys::signal::Signal::SIGTERM);
     let (status, stdout, stderr) = live.finish(Duration::from_secs(30));
     assert_eq!(status.code(), Some(143), "{}", text(&stderr));
