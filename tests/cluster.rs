@@ -956,3 +956,32 @@ fn a_zero_job_timeout_is_no_limit() {
         .code(0)
         .stdout("a\n");
 }
+
+#[test]
+fn sigkill_to_the_primary_leaves_no_job_process_behind() {
+    let _sweep = Sweep::new(&[&["sleep", "1234.71"], &["sleep", "1234.72"]]);
+    let live = Live::childproc([
+        "cluster",
+        "-w",
+        "2",
+        "--exec",
+        "sh -c 'sleep 1234.71 & exec sleep $0'",
+        "1234.72",
+        "1234.72",
+    ]);
+    let t = Instant::now();
+    while pids_with_cmdline(&["sleep", "1234.72"]).len() < 2
+        || pids_with_cmdline(&["sleep", "1234.71"]).len() < 2
+    {
+        assert!(t.elapsed() < Duration::from_secs(20), "jobs never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    live.signal(nix::sys::signal::Signal::SIGKILL);
+    let _ = live.finish(Duration::from_secs(10));
+    assert_none_left(
+        &["sleep", "1234.71"],
+        Duration::from_secs(5),
+        "background job process",
+    );
+    assert_none_left(&["sleep", "1234.72"], Duration::from_secs(5), "job process");
+}

@@ -1144,3 +1144,44 @@ fn a_child_reading_the_terminal_works_with_prefix_too() {
     let (st, _, _) = pty.finish(SECS10);
     assert_eq!(st.code(), Some(0));
 }
+
+#[test]
+fn sigkill_to_childproc_takes_grandchildren_down_too() {
+    // PR_SET_PDEATHSIG reaches the direct child only; the guard process kills the rest of its
+    // group, so background jobs of a SIGKILLed run are not orphaned.
+    for (sub, k) in [("spawn", 1), ("exec", 2), ("execfile", 3)] {
+        let a = format!("1234.6{k}1");
+        let b = format!("1234.6{k}2");
+        let _sweep = Sweep::new(&[&["sleep", &a], &["sleep", &b]]);
+        let script = format!("sleep {a} & sleep {b} & echo ready; wait");
+        let mut cmd = cp_std();
+        match sub {
+            "exec" => cmd.args(["exec", &script]),
+            _ => cmd.args([sub, "sh", "-c", &script]),
+        };
+        let mut live = Live::start(&mut cmd);
+        if sub == "spawn" {
+            live.wait_for_line("ready", SECS10);
+        } else {
+            let t = Instant::now();
+            while pids_with_cmdline(&["sleep", &b]).is_empty()
+                || pids_with_cmdline(&["sleep", &a]).is_empty()
+            {
+                assert!(t.elapsed() < SECS10, "{sub}: never started");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        live.signal(Signal::SIGKILL);
+        let _ = live.finish(SECS10);
+        assert_none_left(
+            &["sleep", &a],
+            Duration::from_secs(5),
+            &format!("{sub}: grandchild"),
+        );
+        assert_none_left(
+            &["sleep", &b],
+            Duration::from_secs(5),
+            &format!("{sub}: grandchild"),
+        );
+    }
+}

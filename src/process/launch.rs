@@ -27,6 +27,9 @@ pub struct Plan {
     pub fd3: Option<RawFd>,
     pub take_tty: bool,
     pub parent: libc::pid_t,
+    /// The guard's pipe (see guard.rs), -1 for none: the child registers its own group there
+    /// before exec, so there is no moment in which a SIGKILL to us would orphan it.
+    pub guard: RawFd,
     /// Keep the strings alive while `argv` / `envp` point into them.
     pub _args: Vec<CString>,
     pub _env: Vec<CString>,
@@ -121,6 +124,7 @@ pub fn launch(plan: &Plan) -> Result<(libc::pid_t, OwnedFd), (std::io::Error, &'
         let mut status = 0;
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(pid, &mut status, 0) };
+        super::guard::unregister(pid);
         return Err((std::io::Error::from_raw_os_error(shared.errno), shared.step));
     }
     Ok((pid, pidfd))
@@ -166,6 +170,10 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
         if libc::getppid() != plan.parent {
             libc::_exit(125);
+        }
+        if plan.guard >= 0 {
+            let me = (libc::syscall(libc::SYS_getpid) as i32).to_ne_bytes();
+            libc::write(plan.guard, me.as_ptr().cast(), me.len());
         }
         if plan.take_tty {
             // Take the terminal ourselves too, so a read right after exec cannot race the

@@ -12,6 +12,7 @@
 //! we are completely done, so its PID — which is also the process-group ID — cannot be reused
 //! while we might still signal the group.
 
+mod guard;
 mod launch;
 pub mod resolve;
 pub mod signals;
@@ -408,6 +409,8 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
         take_tty,
         // SAFETY: getpid is always safe.
         parent: unsafe { libc::getpid() },
+        // Its group (pgid = pid) dies with us even if we are SIGKILLed.
+        guard: guard::fd(),
         _args: args,
         _env: env,
     };
@@ -519,7 +522,9 @@ impl Running {
             if let Some(st) = self.exited() {
                 // Take any stragglers of the group down with it before the PGID is freed.
                 self.signal_group(libc::SIGKILL);
-                return supervise::reap(self.pid, true).unwrap_or(st);
+                let st = supervise::reap(self.pid, true).unwrap_or(st);
+                guard::unregister(self.pid);
+                return st;
             }
             let now = Instant::now();
             if now >= deadline && !killed {

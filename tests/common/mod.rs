@@ -164,7 +164,8 @@ pub fn signal(pid: i32, sig: Signal) {
 }
 
 /// All live descendants of `pid`, from /proc. Children are listed per thread, and the cluster
-/// primary's slot threads are the ones that spawn.
+/// primary's slot threads are the ones that spawn. childproc's guard process (which only
+/// waits to clean up if childproc is SIGKILLed) is not counted.
 pub fn descendants(pid: i32) -> Vec<i32> {
     let mut out = Vec::new();
     let mut frontier = vec![pid];
@@ -175,6 +176,9 @@ pub fn descendants(pid: i32) -> Vec<i32> {
         for task in tasks.flatten() {
             if let Ok(s) = std::fs::read_to_string(task.path().join("children")) {
                 for c in s.split_whitespace().filter_map(|c| c.parse::<i32>().ok()) {
+                    if is_guard(c) {
+                        continue;
+                    }
                     out.push(c);
                     frontier.push(c);
                 }
@@ -182,6 +186,12 @@ pub fn descendants(pid: i32) -> Vec<i32> {
         }
     }
     out
+}
+
+/// Whether `pid` is childproc's guard process.
+pub fn is_guard(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|c| c.trim() == "childproc-guard")
 }
 
 /// Wait for a file holding a pid (written by a test's child) and return the pid.
