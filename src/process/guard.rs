@@ -123,11 +123,11 @@ unsafe fn guard_main(fd: i32) -> ! {
                         groups[n] = v;
                         n += 1;
                     }
-                } else if v < 0 {
-                    if let Some(k) = groups[..n].iter().position(|&g| g == -v) {
-                        n -= 1;
-                        groups[k] = groups[n];
-                    }
+                } else if v < 0
+                    && let Some(k) = groups[..n].iter().position(|&g| g == -v)
+                {
+                    n -= 1;
+                    groups[k] = groups[n];
                 }
                 i += 4;
             }
