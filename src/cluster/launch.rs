@@ -178,11 +178,13 @@ impl Ssh {
         }
     }
 
-    /// The ssh command line up to and including the destination. The user's options come
-    /// first: ssh keeps the first value it gets for an option, so theirs win over ours.
-    fn base(&self) -> Vec<OsString> {
+    /// The ssh command line up to and including the destination, with `extra` options. The
+    /// user's options come first: ssh keeps the first value it gets for an option, so theirs
+    /// win over ours.
+    fn command(&self, extra: &[&str]) -> Vec<OsString> {
         let mut v: Vec<OsString> = self.client.iter().map(OsString::from).collect();
         v.extend(["-T", "-o", "BatchMode=yes"].map(OsString::from));
+        v.extend(extra.iter().map(OsString::from));
         if let Some(cp) = &self.control {
             let mut p = OsString::from("ControlPath=");
             p.push(cp);
@@ -214,23 +216,15 @@ impl Ssh {
             return;
         }
         *tried = true;
-        let mut argv = self.base();
-        let dest = argv.pop();
-        let dashdash = argv.pop();
         // ControlPersist: the master outlives a run that is killed, but not by long.
-        argv.extend(
-            [
-                "-o",
-                "ControlMaster=yes",
-                "-o",
-                "ControlPersist=60",
-                "-N",
-                "-f",
-            ]
-            .map(OsString::from),
-        );
-        argv.extend(dashdash);
-        argv.extend(dest);
+        let argv = self.command(&[
+            "-o",
+            "ControlMaster=yes",
+            "-o",
+            "ControlPersist=60",
+            "-N",
+            "-f",
+        ]);
         // Not through the engine: its end kills what is left of the child's process group,
         // and the detaching master may not have left that group yet (a race seen here).
         let ok = std::process::Command::new(&argv[0])
@@ -276,16 +270,13 @@ impl Launcher for Ssh {
         let mut words = vec![self.remote_childproc.clone()];
         words.extend(remote_args(role));
         let line = shell_words::join(&words);
-        let mut argv = self.base();
         // Sessions only ever use the master (ControlMaster=no): with no master they connect
         // on their own rather than race to become one.
-        let dest = argv.pop();
-        let dashdash = argv.pop();
-        if self.control.is_some() {
-            argv.extend(["-o", "ControlMaster=no"].map(OsString::from));
-        }
-        argv.extend(dashdash);
-        argv.extend(dest);
+        let mut argv = if self.control.is_some() {
+            self.command(&["-o", "ControlMaster=no"])
+        } else {
+            self.command(&[])
+        };
         argv.push(OsString::from(line));
         let spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
         IpcWorker::start_remote(spec, "ssh")
@@ -296,12 +287,7 @@ impl Launcher for Ssh {
             return;
         }
         // Stop the master connection now rather than after ControlPersist.
-        let mut argv = self.base();
-        let dest = argv.pop();
-        let dashdash = argv.pop();
-        argv.extend(["-O", "exit"].map(OsString::from));
-        argv.extend(dashdash);
-        argv.extend(dest);
+        let argv = self.command(&["-O", "exit"]);
         let mut spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
         spec.stdin = Input::Null;
         spec.stdout = Output::Null;
@@ -385,7 +371,7 @@ mod tests {
             "/opt/my cp".into(),
             None,
         );
-        let base = s.base();
+        let base = s.command(&[]);
         let words: Vec<_> = base
             .iter()
             .map(|w| w.to_string_lossy().into_owned())

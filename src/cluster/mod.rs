@@ -1084,25 +1084,27 @@ fn exec_argv(template: &[String], shell: bool, input: &[u8]) -> Vec<OsString> {
 }
 
 /// One try of an `--exec` job, wherever it ran.
-struct Attempt {
-    pid: i32,
-    status: Status,
-    timed_out: bool,
+#[derive(Debug)]
+pub struct Attempt {
+    pub pid: i32,
+    pub status: Status,
+    pub timed_out: bool,
     /// Killed because the run is being stopped (`--halt now`, a signal).
-    cancelled: bool,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+    pub cancelled: bool,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
 }
 
-/// Run one try here: one supervised process.
-fn attempt_here(shared: &Shared, argv: &[OsString]) -> Result<Attempt, process::SpawnError> {
+/// Run one try on this machine: one supervised process, both streams captured. (The remote
+/// role runs its jobs with this too.)
+pub fn attempt_here(argv: &[OsString], limits: &Limits) -> Result<Attempt, process::SpawnError> {
     let mut spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
     spec.stdin = Input::Null;
     spec.stdout = Output::Pipe;
     spec.stderr = Output::Pipe;
     let child = process::spawn(spec)?;
     let mut cap = Capture::new(u64::MAX);
-    let out = supervise(child, &shared.limits, &mut cap);
+    let out = supervise(child, limits, &mut cap);
     let [stdout, stderr] = cap.bufs;
     Ok(Attempt {
         pid: out.pid,
@@ -1145,21 +1147,15 @@ fn attempt_remote(
     };
     match reply {
         Reply::Message(m) => {
-            let r = remote::parse_reply(&m).map_err(|e| RemoteEnd::Lost(Lost::retry(e)))?;
-            shared
-                .remote_cpu
-                .fetch_add(r.cpu.as_micros() as u64, Ordering::Relaxed);
-            if let Some((msg, code)) = r.spawn_error {
-                return Err(RemoteEnd::Spawn(msg, code));
+            match remote::parse_reply(&m).map_err(|e| RemoteEnd::Lost(Lost::retry(e)))? {
+                remote::JobReply::Ran(a, cpu) => {
+                    shared
+                        .remote_cpu
+                        .fetch_add(cpu.as_micros() as u64, Ordering::Relaxed);
+                    Ok(a)
+                }
+                remote::JobReply::NotStarted(msg, code) => Err(RemoteEnd::Spawn(msg, code)),
             }
-            Ok(Attempt {
-                pid: r.pid,
-                status: r.status.unwrap_or(Status::Exited(-1)),
-                timed_out: r.timed_out,
-                cancelled: r.cancelled,
-                stdout: r.stdout,
-                stderr: r.stderr,
-            })
         }
         Reply::Interrupted => {
             *server = None;
@@ -1207,7 +1203,7 @@ fn run_exec_job(
     loop {
         attempts += 1;
         let tried = if launcher.runs_here() {
-            attempt_here(shared, &argv)
+            attempt_here(&argv, &shared.limits)
                 .map_err(|e| RemoteEnd::Spawn(e.to_string(), i32::from(e.exit().code())))
         } else {
             let t = attempt_remote(shared, launcher, server, &argv);

@@ -22,12 +22,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::json;
 
+use super::Attempt;
 use super::worker::{EXIT, HELLO, IpcWorker, Reply};
 use crate::cli::RemoteArgs;
 use crate::cmd::UsageError;
 use crate::exit::Exit;
-use crate::output::Capture;
-use crate::process::{self, Input, Output, Spec, Status, signals, supervise};
+use crate::process::{self, Spec, Status, children_cpu, signals};
 
 pub fn run(a: RemoteArgs) -> anyhow::Result<Exit> {
     // Handlers first, so a cancel that arrives during start-up is not lost.
@@ -241,48 +241,34 @@ fn serve_exec(a: &RemoteArgs) -> anyhow::Result<Exit> {
 }
 
 fn run_job(argv: Vec<OsString>, limits: &process::Limits) -> serde_json::Value {
-    let mut argv = argv.into_iter();
-    let program = argv.next().unwrap_or_default();
-    let mut spec = Spec::new(program, argv.collect());
-    spec.stdin = Input::Null;
-    spec.stdout = Output::Pipe;
-    spec.stderr = Output::Pipe;
     let cpu_before = children_cpu();
-    let child = match process::spawn(spec) {
-        Ok(c) => c,
+    let a = match super::attempt_here(&argv, limits) {
+        Ok(a) => a,
         Err(e) => return json!({ "spawnError": e.to_string(), "exit": e.exit().code() }),
     };
-    let mut cap = Capture::new(u64::MAX);
-    let o = supervise(child, limits, &mut cap);
-    let [stdout, stderr] = cap.bufs;
-    let (code, signal) = match o.status {
+    let (code, signal) = match a.status {
         Status::Exited(c) => (Some(c), None),
         Status::Signaled(n) => (None, Some(n)),
     };
     json!({
-        "pid": o.pid,
+        "pid": a.pid,
         "code": code,
         "signal": signal,
-        "timedOut": o.timed_out,
-        "cancelled": o.cancelled || o.interrupted.is_some(),
-        "stdout": B64.encode(stdout),
-        "stderr": B64.encode(stderr),
+        "timedOut": a.timed_out,
+        "cancelled": a.cancelled,
+        "stdout": B64.encode(a.stdout),
+        "stderr": B64.encode(a.stderr),
         "cpuUs": children_cpu().saturating_sub(cpu_before).as_micros() as u64,
     })
 }
 
 /// The answer to one `--exec` job, as the primary reads it back.
-#[derive(Debug, Default)]
-pub struct JobReply {
-    pub pid: i32,
-    pub status: Option<Status>,
-    pub timed_out: bool,
-    pub cancelled: bool,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    pub cpu: Duration,
-    /// The job could not be started: the message and its exit code (126, 127, 125).
-    pub spawn_error: Option<(String, i32)>,
+#[derive(Debug)]
+pub enum JobReply {
+    /// It ran: how it ended, and the CPU time it used over there.
+    Ran(Attempt, Duration),
+    /// It could not be started there: the message and its exit code (126, 127, 125).
+    NotStarted(String, i32),
 }
 
 pub fn parse_reply(m: &[u8]) -> Result<JobReply, String> {
@@ -296,13 +282,10 @@ pub fn parse_reply(m: &[u8]) -> Result<JobReply, String> {
             .unwrap_or_default()
     };
     if let Some(e) = v.get("spawnError") {
-        return Ok(JobReply {
-            spawn_error: Some((
-                e.as_str().unwrap_or("cannot start the job").to_string(),
-                num("exit").unwrap_or(125) as i32,
-            )),
-            ..JobReply::default()
-        });
+        return Ok(JobReply::NotStarted(
+            e.as_str().unwrap_or("cannot start the job").to_string(),
+            num("exit").unwrap_or(125) as i32,
+        ));
     }
     let status = match (num("code"), num("signal")) {
         (_, Some(n)) => Status::Signaled(n as i32),
@@ -314,25 +297,17 @@ pub fn parse_reply(m: &[u8]) -> Result<JobReply, String> {
             .and_then(serde_json::Value::as_bool)
             .unwrap_or(false)
     };
-    Ok(JobReply {
-        pid: num("pid").unwrap_or(0) as i32,
-        status: Some(status),
-        timed_out: flag("timedOut"),
-        cancelled: flag("cancelled"),
-        stdout: bytes("stdout"),
-        stderr: bytes("stderr"),
-        cpu: Duration::from_micros(num("cpuUs").unwrap_or(0).max(0) as u64),
-        spawn_error: None,
-    })
-}
-
-/// User + system CPU time of every reaped child of this process.
-pub fn children_cpu() -> Duration {
-    // SAFETY: getrusage fills a zeroed struct.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    Ok(JobReply::Ran(
+        Attempt {
+            pid: num("pid").unwrap_or(0) as i32,
+            status,
+            timed_out: flag("timedOut"),
+            cancelled: flag("cancelled"),
+            stdout: bytes("stdout"),
+            stderr: bytes("stderr"),
+        },
+        Duration::from_micros(num("cpuUs").unwrap_or(0).max(0) as u64),
+    ))
 }
 
 #[cfg(test)]
@@ -359,11 +334,15 @@ mod tests {
     #[test]
     fn replies_parse() {
         let r = parse_reply(br#"{"pid":7,"code":null,"signal":9,"timedOut":true,"cancelled":false,"stdout":"aGk=","stderr":"","cpuUs":5}"#).unwrap();
-        assert_eq!(r.status, Some(Status::Signaled(9)));
-        assert!(r.timed_out);
-        assert_eq!(r.stdout, b"hi");
+        let JobReply::Ran(a, cpu) = r else {
+            panic!("not a run: {r:?}");
+        };
+        assert_eq!(a.status, Status::Signaled(9));
+        assert!(a.timed_out);
+        assert_eq!(a.stdout, b"hi");
+        assert_eq!(cpu, Duration::from_micros(5));
         let e = parse_reply(br#"{"spawnError":"x: not found","exit":127}"#).unwrap();
-        assert_eq!(e.spawn_error, Some(("x: not found".into(), 127)));
+        assert!(matches!(e, JobReply::NotStarted(ref m, 127) if m == "x: not found"));
         assert!(parse_reply(b"{}").is_err());
     }
 }

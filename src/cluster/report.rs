@@ -288,7 +288,7 @@ impl Reporter {
         if let Some(pb) = self.progress.take() {
             pb.finish_and_clear();
         }
-        let cpu = children_cpu() + remote_cpu;
+        let cpu = crate::process::children_cpu() + remote_cpu;
         let speedup = if wall.as_secs_f64() > 0.0 {
             cpu.as_secs_f64() / wall.as_secs_f64()
         } else {
@@ -338,13 +338,4 @@ struct TextProgress {
     started: Instant,
     last: Instant,
     total: Option<u64>,
-}
-
-/// User + system CPU time of every reaped child (workers and jobs).
-fn children_cpu() -> Duration {
-    // SAFETY: getrusage fills a zeroed struct.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
 }

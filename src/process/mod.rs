@@ -549,3 +549,12 @@ impl Running {
         }
     }
 }
+
+/// User + system CPU time of every child this process has reaped (summaries, remote reports).
+pub fn children_cpu() -> Duration {
+    // SAFETY: getrusage fills a zeroed struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
