@@ -575,6 +575,11 @@ fn slot_loop(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
             let mut server: Option<IpcWorker> = None;
             let mut tries = 0u32;
             while let Some(job) = next_job(shared) {
+                if launcher.state().down.load(Ordering::SeqCst) {
+                    // Another slot of this host found it down: do not try it again.
+                    host_down(slot, shared, vec![job]);
+                    return;
+                }
                 match run_exec_job(slot, shared, launcher, &mut server, template, *shell, job) {
                     Ok(r) => {
                         tries = 0;
