@@ -350,7 +350,8 @@ fn max_buffer_overflow_kills_yes_promptly() {
     // The same with yes in the background of a shell: the whole group goes, yes included.
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("yes");
-    let script = format!("yes & echo $! > {}; wait", pidfile.display());
+    // The background job writes its own pid before it prints anything (it becomes `yes`).
+    let script = format!("sh -c 'echo $$ > {}; exec yes' & wait", pidfile.display());
     let out = cp()
         .args(["exec", "--max-buffer", "100", &script])
         .output()

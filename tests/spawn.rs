@@ -1185,3 +1185,33 @@ fn sigkill_to_childproc_takes_grandchildren_down_too() {
         );
     }
 }
+
+#[test]
+fn ctrl_z_stops_the_job_and_fg_gives_the_terminal_back() {
+    // An interactive shell on a fresh terminal: Ctrl-Z must stop the whole job (the shell gets
+    // its prompt back, not a hung terminal), and `fg` must let the child read the terminal.
+    let mut pty = in_pty("bash --norc --noprofile -i");
+    pty.write(b"PS1='PROMPT> '; echo shell-ready\n");
+    pty.wait_for(SECS10, |l| l.ends_with("shell-ready"));
+    let cmd = format!(
+        "{} spawn sh -c 'echo child-started; read x; echo got:$x'\n",
+        bin().display()
+    );
+    pty.write(cmd.as_bytes());
+    pty.wait_for(SECS10, |l| l.ends_with("child-started"));
+    std::thread::sleep(Duration::from_millis(300));
+    pty.write(b"\x1a");
+    pty.wait_for(SECS10, |l| l.contains("Stopped"));
+    pty.write(b"echo prompt-is-back\n");
+    pty.wait_for(SECS10, |l| {
+        l.ends_with("prompt-is-back") && !l.contains("echo")
+    });
+    pty.write(b"fg\n");
+    std::thread::sleep(Duration::from_millis(500));
+    pty.write(b"typed\n");
+    pty.wait_for(SECS10, |l| l.ends_with("got:typed"));
+    pty.write(b"echo status=$?\n");
+    pty.wait_for(SECS10, |l| l.ends_with("status=0"));
+    pty.write(b"exit\n");
+    let _ = pty.finish(SECS10);
+}

@@ -53,6 +53,7 @@ const CAUGHT: &[libc::c_int] = &[
     libc::SIGSEGV,
     libc::SIGBUS,
     libc::SIGPIPE,
+    libc::SIGCONT,
 ];
 
 thread_local! {

@@ -295,7 +295,7 @@ fn own_foreground_tty() -> bool {
 
 /// Give the terminal on fd 0 to `pgid`. SIGTTOU is blocked around the call because a background
 /// group (which we are when taking the terminal back) would otherwise be stopped by it.
-fn give_tty(pgid: i32) {
+pub(crate) fn give_tty(pgid: i32) {
     // SAFETY: signal-mask juggling and tcsetpgrp with valid arguments.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();

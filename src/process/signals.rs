@@ -168,3 +168,24 @@ impl Seen {
             .map(|(s, _)| *s)
     }
 }
+
+static CONTINUED: AtomicU32 = AtomicU32::new(0);
+static CONT_INSTALL: Once = Once::new();
+
+/// How many times we have been continued (SIGCONT) since [`watch_continue`] was first called.
+pub fn continued() -> u32 {
+    CONTINUED.load(Ordering::SeqCst)
+}
+
+/// Count SIGCONTs from now on (job control: telling "stopped, then continued" from "the stop
+/// signal was ignored"). The action only bumps a counter; continuing happens regardless.
+pub fn watch_continue() {
+    CONT_INSTALL.call_once(|| {
+        // SAFETY: the action is one atomic increment, async-signal-safe.
+        let _ = unsafe {
+            signal_hook::low_level::register(libc::SIGCONT, || {
+                CONTINUED.fetch_add(1, Ordering::SeqCst);
+            })
+        };
+    });
+}

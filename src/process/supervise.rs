@@ -87,6 +87,57 @@ impl State {
     }
 }
 
+/// How often (ms) a child that owns the terminal is checked for having been stopped.
+const STOP_CHECK_MS: i32 = 50;
+
+/// Job control for a child that owns the terminal: when it is stopped (Ctrl-Z, or a read from
+/// the terminal while in the background), stop our own process group the same way, so the
+/// shell gets its prompt back; when we are continued, hand the terminal back to the child (if
+/// we are in the foreground: `fg`) and continue it. Without this the shell would wait for us
+/// while our child sat stopped with the terminal.
+fn follow_stop(child: &Running) {
+    // SAFETY: waitid on our own child for stop reports only; nothing is reaped.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            child.pid as libc::id_t,
+            &mut info,
+            libc::WSTOPPED | libc::WNOHANG,
+        )
+    };
+    // SAFETY: si_pid/si_status are valid to read for a filled-in CLD_STOPPED report.
+    if r != 0 || info.si_code != libc::CLD_STOPPED || unsafe { info.si_pid() } != child.pid {
+        return;
+    }
+    let sig = unsafe { info.si_status() };
+    // SAFETY: plain process-group calls on our own group and the child's.
+    unsafe {
+        super::give_tty(libc::getpgrp());
+        // Stop as the terminal would have stopped us (a Ctrl-Z goes to the whole foreground
+        // group), then wait to be continued. The signal may be taken by another of our
+        // threads, so this one may run on a moment: wait for the SIGCONT count to move. If it
+        // does not move soon, the stop was ignored (no job control) and we carry on.
+        let stop = if sig == libc::SIGSTOP {
+            libc::SIGSTOP
+        } else {
+            libc::SIGTSTP
+        };
+        signals::watch_continue();
+        let before = signals::continued();
+        libc::kill(0, stop);
+        let asked = Instant::now();
+        while signals::continued() == before && asked.elapsed() < Duration::from_millis(200) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Continued (fg or bg).
+        if libc::tcgetpgrp(0) == libc::getpgrp() {
+            super::give_tty(child.pid);
+        }
+        libc::kill(-child.pid, libc::SIGCONT);
+    }
+}
+
 /// Watch `child` until it has exited and its piped output is drained; return what happened.
 pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Outcome {
     let waker = signals::Waker::for_thread().ok();
@@ -153,13 +204,22 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
         {
             wake = Some(wake.map_or(e, |w| w.min(e)));
         }
-        let timeout_ms: i32 = match wake {
+        let mut timeout_ms: i32 = match wake {
             None => -1,
             Some(w) => {
                 let left = w.saturating_duration_since(now);
                 left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
             }
         };
+        if child.took_tty && status.is_none() {
+            // A pidfd reports exits, not stops: look for a Ctrl-Z this often.
+            timeout_ms = if timeout_ms < 0 {
+                STOP_CHECK_MS
+            } else {
+                timeout_ms.min(STOP_CHECK_MS)
+            };
+            follow_stop(&child);
+        }
 
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(5);
         let mut roles: Vec<Role> = Vec::with_capacity(5);
