@@ -218,7 +218,12 @@ impl HostSpec {
         match (&self.dest, self.port) {
             (None, _) => ":".into(),
             (Some(d), None) => d.clone(),
-            (Some(d), Some(p)) => format!("{d}:{p}"),
+            // An IPv6 address goes back in brackets, so the port stays readable.
+            (Some(d), Some(p)) => match d.rsplit_once('@') {
+                Some((u, h)) if h.contains(':') => format!("{u}@[{h}]:{p}"),
+                None if d.contains(':') => format!("[{d}]:{p}"),
+                _ => format!("{d}:{p}"),
+            },
         }
     }
 }
@@ -240,18 +245,37 @@ pub fn parse_host(entry: &str) -> Result<HostSpec, String> {
             port: None,
         });
     }
-    let (dest, port) = match rest.rsplit_once(':') {
-        Some((d, p)) => {
-            let port = p
-                .parse::<u16>()
-                .ok()
-                .filter(|&p| p > 0)
-                .ok_or_else(|| format!("'{e}': '{p}' is not a port number"))?;
-            (d, Some(port))
-        }
-        None => (rest, None),
+    let port_of = |p: &str| {
+        p.parse::<u16>()
+            .ok()
+            .filter(|&p| p > 0)
+            .ok_or_else(|| format!("'{e}': '{p}' is not a port number"))
     };
-    let host = dest.rsplit_once('@').map_or(dest, |(_, h)| h);
+    // An IPv6 address is written in brackets, so its colons are not a port: [::1]:2222.
+    let (user, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, rest),
+    };
+    let (host, port) = if let Some(inner) = hostport.strip_prefix('[') {
+        let (addr, after) = inner
+            .split_once(']')
+            .ok_or_else(|| format!("'{e}': no closing ']'"))?;
+        let port = match after {
+            "" => None,
+            _ => Some(port_of(after.strip_prefix(':').unwrap_or(after))?),
+        };
+        (addr, port)
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(port_of(p)?)),
+            None => (hostport, None),
+        }
+    };
+    let dest_string = match user {
+        Some(u) => format!("{u}@{host}"),
+        None => host.to_string(),
+    };
+    let dest = dest_string.as_str();
     if host.is_empty() || dest.starts_with('@') {
         return Err(format!("'{e}': no host name"));
     }
@@ -372,6 +396,15 @@ mod tests {
             (Some(2), None, ":".into())
         );
         assert_eq!(parse_host("host1").unwrap().slots, None);
+        let v6 = parse_host("2/me@[::1]:2222").unwrap();
+        assert_eq!((v6.dest.as_deref(), v6.port), (Some("me@::1"), Some(2222)));
+        assert_eq!(v6.label(), "me@[::1]:2222");
+        assert_eq!(
+            parse_host("[fe80::1]").unwrap().dest.as_deref(),
+            Some("fe80::1")
+        );
+        assert!(parse_host("[::1").is_err());
+        assert!(parse_host("[::1]:x").is_err());
         for bad in [
             "0/h",
             "x/h",

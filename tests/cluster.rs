@@ -834,7 +834,7 @@ fn the_local_host_in_hosts_runs_jobs_here() {
     assert_eq!(recs.len(), 3);
     assert!(recs.iter().all(|r| r["host"] == ":" && r["ok"] == true));
     assert!(
-        text(&out.stderr).contains("host :: 3 jobs, 0 failed"),
+        text(&out.stderr).contains("this machine (:): 3 jobs, 0 failed"),
         "{}",
         text(&out.stderr)
     );

@@ -105,6 +105,7 @@ fn slurm_engine() {
     outside_an_allocation_with_slurm_args(&slurm);
     step_failures_are_reported_like_local_ones(&slurm);
     ctrl_c_cancels_the_steps(&slurm);
+    a_killed_primary_leaves_no_step_behind(&slurm);
 }
 
 fn three_modes_inside_an_allocation(slurm: &Slurm) {
@@ -207,6 +208,23 @@ fn step_failures_are_reported_like_local_ones(slurm: &Slurm) {
     assert_ne!(d.code(), Some(0), "{err}");
     assert!(err.contains("exited with code 9"), "{err}");
 
+    // A worker step that times out before answering is still credited to its node.
+    let d = run(slurm.outside().args([
+        "--slurm",
+        "-w",
+        "1",
+        "--json",
+        "--job-timeout",
+        "1s",
+        "--task",
+        "spin",
+        "60000",
+    ]));
+    assert_eq!(d.code(), Some(1), "{}", d.err());
+    let recs = json_lines(d.out().as_bytes());
+    assert_eq!(recs[0]["host"], node().as_str(), "{}", d.out());
+    assert!(recs[0]["error"].as_str().unwrap().contains("timed out"));
+
     // srun itself refuses (no such partition): the engine is down, one clear error, 125.
     let d = run(slurm.outside().args([
         "--slurm-args",
@@ -247,5 +265,42 @@ fn ctrl_c_cancels_the_steps(slurm: &Slurm) {
             "steps still in squeue"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn a_killed_primary_leaves_no_step_behind(slurm: &Slurm) {
+    // SIGKILLed, childproc can do nothing itself: its srun children get SIGTERM (their death
+    // signal) and cancel their steps; nothing may wait for Slurm's own inactivity limit.
+    for mode in [
+        &["--exec", "sleep", "987.85", "987.85"][..],
+        &["--task", "spin", "600000", "600000"],
+    ] {
+        let _sweep = Sweep::new(&[&["sleep", "987.85"]]);
+        let mut cmd = slurm.outside();
+        cmd.args(["--slurm", "-w", "2"]).args(mode);
+        let live = Live::start(&mut cmd);
+        let t = Instant::now();
+        while slurm.steps_running() < 2 {
+            assert!(t.elapsed() < LONG, "{mode:?}: the steps never started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        live.signal(Signal::SIGKILL);
+        let _ = live.finish(LONG);
+        let t = Instant::now();
+        while slurm.steps_running() > 0 {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "{mode:?}: steps outlived the primary"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_none_left(&["sleep", "987.85"], Duration::from_secs(10), "steps' jobs");
+        let remote = bin().display().to_string();
+        assert_none_left(
+            &[&remote, "cluster-worker"],
+            Duration::from_secs(10),
+            "steps' workers",
+        );
     }
 }

@@ -377,16 +377,25 @@ fn ctrl_c_leaves_no_remote_process_behind() {
     let _sweep = Sweep::new(&[&["sleep", "987.25"]]);
     // --exec: the remote jobs.
     let mut args = hosts.cluster("host1,host2");
-    args.extend(["--exec", "sleep", "987.25", "987.25"].map(String::from));
+    args.extend(["--json", "--exec", "sleep", "987.25", "987.25"].map(String::from));
     let live = Live::childproc(&args);
     let t = Instant::now();
     while pids_with_cmdline(&["sleep", "987.25"]).len() < 2 {
         assert!(t.elapsed() < LONG, "the remote jobs never started");
         std::thread::sleep(Duration::from_millis(20));
     }
+    let remote_pids = pids_with_cmdline(&["sleep", "987.25"]);
     live.signal(Signal::SIGINT);
-    let (status, _, stderr) = live.finish(LONG);
+    let (status, stdout, stderr) = live.finish(LONG);
     assert_eq!(status.code(), Some(130), "{}", text(&stderr));
+    // Both killed jobs are reported, with the pids they had over there.
+    let recs = json_lines(&stdout);
+    assert_eq!(recs.len(), 2, "{}", text(&stdout));
+    for r in &recs {
+        assert_eq!(r["error"], "killed: the run was stopped");
+        let pid = r["pid"].as_i64().unwrap() as i32;
+        assert!(remote_pids.contains(&pid), "{r} vs {remote_pids:?}");
+    }
     assert_none_left(
         &["sleep", "987.25"],
         Duration::from_secs(20),

@@ -346,7 +346,11 @@ impl Launcher for Slurm {
         args.extend(self.srun_args.iter().map(OsString::from));
         args.push(OsString::from(&self.remote_childproc));
         args.extend(remote_args(role).into_iter().map(OsString::from));
-        IpcWorker::start_remote(Spec::new("srun", args), "srun")
+        let mut spec = Spec::new("srun", args);
+        // If we die, srun must live long enough to cancel its step (it does on SIGTERM).
+        spec.death_signal = libc::SIGTERM;
+        spec.guarded = false;
+        IpcWorker::start_remote(spec, "srun")
     }
 
     fn host_of(&self, reported: Option<&str>) -> String {

@@ -421,7 +421,7 @@ pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
     let remote_cpu = Duration::from_micros(shared.remote_cpu.load(Ordering::SeqCst));
     reporter.finish(started.elapsed(), workers, interrupted, remote_cpu, &hosts);
     if pool_collapsed && remote && hosts.iter().all(|(_, down)| *down) {
-        error_line("all hosts are down; no job could run");
+        error_line("all hosts are down; the jobs left could not run");
     }
 
     if let Some(e) = reporter.output_error() {
@@ -855,8 +855,12 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
             }
         }
         let reply = w.wait(shared.job_timeout);
-        // Read after the wait: a remote worker's pid arrives with its hello.
+        // Read after the wait: a remote worker's pid and node arrive with its hello (and a
+        // job that times out or is killed before any answer still names them).
         let pid = w.pid;
+        if !launcher.runs_here() {
+            host = launcher.host_of(w.remote_host());
+        }
         match reply {
             Reply::Message(m) => {
                 pace.reply();
@@ -864,7 +868,6 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 startup_deaths = 0;
                 if answered_since_start == 1 && !launcher.runs_here() {
                     connect_tries = 0;
-                    host = launcher.host_of(w.remote_host());
                 }
                 let Some(mut e) = inflight.pop_front() else {
                     continue;
@@ -1103,22 +1106,31 @@ pub struct Attempt {
 /// Run one try on this machine: one supervised process, both streams captured. (The remote
 /// role runs its jobs with this too.)
 pub fn attempt_here(argv: &[OsString], limits: &Limits) -> Result<Attempt, process::SpawnError> {
+    Ok(finish_here(start_here(argv)?, limits))
+}
+
+/// The first half of [`attempt_here`]: the job's process, started.
+pub fn start_here(argv: &[OsString]) -> Result<process::Running, process::SpawnError> {
     let mut spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
     spec.stdin = Input::Null;
     spec.stdout = Output::Pipe;
     spec.stderr = Output::Pipe;
-    let child = process::spawn(spec)?;
+    process::spawn(spec)
+}
+
+/// The second half of [`attempt_here`]: supervise the job to its end.
+pub fn finish_here(child: process::Running, limits: &Limits) -> Attempt {
     let mut cap = Capture::new(u64::MAX);
     let out = supervise(child, limits, &mut cap);
     let [stdout, stderr] = cap.bufs;
-    Ok(Attempt {
+    Attempt {
         pid: out.pid,
         status: out.status,
         timed_out: out.timed_out,
         cancelled: out.cancelled || out.interrupted.is_some(),
         stdout,
         stderr,
-    })
+    }
 }
 
 /// What a remote try can end in besides an attempt.
@@ -1163,9 +1175,10 @@ fn attempt_remote(
             }
         }
         Reply::Interrupted => {
-            *server = None;
+            // Killed on the far side: its pid came with the job's start line.
+            let pid = server.take().and_then(|w| w.job_pid()).unwrap_or(0);
             Ok(Attempt {
-                pid: 0,
+                pid,
                 status: Status::Signaled(libc::SIGKILL),
                 timed_out: false,
                 cancelled: true,

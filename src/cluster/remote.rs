@@ -5,8 +5,9 @@
 //! - relays between the primary and a local IPC worker (`--task`: a `cluster-worker`,
 //!   `--worker CMD`: the user's program with a real Node channel on fd 3), and reports the
 //!   worker's death with `{"cmd":"NODE_CHILDPROC_EXIT","code","signal","cpuUs"}`; or
-//! - serves `--exec` jobs: `{"argv":[…]}` (or `"argv64"`, base64, for non-UTF-8 arguments) in,
-//!   one reply per job out, the job run by the local engine with the given limits.
+//! - serves `--exec` jobs: `{"argv":[…]}` (or `"argv64"`, base64, for non-UTF-8 arguments) in;
+//!   `{"cmd":"NODE_CHILDPROC_STARTED","pid"}` when the job has started, then one reply per job,
+//!   the job run by the local engine with the given limits.
 //!
 //! Cleanup is tied to stdin: when it reaches EOF (the primary finished, was killed, or the ssh
 //! connection died — ssh without a terminal sends no SIGHUP) every process group it started is
@@ -23,7 +24,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::json;
 
 use super::Attempt;
-use super::worker::{EXIT, HELLO, IpcWorker, Reply};
+use super::worker::{EXIT, HELLO, IpcWorker, Reply, STARTED};
 use crate::cli::RemoteArgs;
 use crate::cmd::UsageError;
 use crate::exit::Exit;
@@ -226,7 +227,7 @@ fn serve_exec(a: &RemoteArgs) -> anyhow::Result<Exit> {
             continue;
         }
         let reply = match job_argv(&line) {
-            Ok(argv) => run_job(argv, &limits),
+            Ok(argv) => run_job(argv, &limits, &mut out),
             Err(e) => json!({ "spawnError": e, "exit": 125 }),
         };
         if say(&mut out, &reply).is_err() {
@@ -240,12 +241,19 @@ fn serve_exec(a: &RemoteArgs) -> anyhow::Result<Exit> {
     })
 }
 
-fn run_job(argv: Vec<OsString>, limits: &process::Limits) -> serde_json::Value {
+fn run_job(
+    argv: Vec<OsString>,
+    limits: &process::Limits,
+    out: &mut impl Write,
+) -> serde_json::Value {
     let cpu_before = children_cpu();
-    let a = match super::attempt_here(&argv, limits) {
-        Ok(a) => a,
+    let child = match super::start_here(&argv) {
+        Ok(c) => c,
         Err(e) => return json!({ "spawnError": e.to_string(), "exit": e.exit().code() }),
     };
+    // The pid now, so a job killed before it answers is still reported with it.
+    let _ = say(out, &json!({"cmd": STARTED, "pid": child.pid}));
+    let a = super::finish_here(child, limits);
     let (code, signal) = match a.status {
         Status::Exited(c) => (Some(c), None),
         Status::Signaled(n) => (None, Some(n)),

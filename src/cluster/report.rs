@@ -225,7 +225,7 @@ impl Reporter {
         if let Some(e) = &r.error
             && self.out_error.is_none()
         {
-            let line = format!("job {} ({input}) failed: {e}", r.seq);
+            let line = format!("job {} ({}) failed: {e}", r.seq, shorten(&input));
             match &self.progress {
                 Some(pb) => pb.suspend(|| error_line(&line)),
                 None => error_line(&line),
@@ -314,8 +314,13 @@ impl Reporter {
         if self.remote {
             for (label, down) in hosts {
                 let (jobs, failed) = self.per_host.get(label).copied().unwrap_or_default();
+                let name = if label == ":" {
+                    "this machine (:)".to_string()
+                } else {
+                    format!("host {label}")
+                };
                 error_line(&format!(
-                    "cluster: host {label}: {jobs} jobs, {failed} failed{}",
+                    "cluster: {name}: {jobs} jobs, {failed} failed{}",
                     if *down { ", down" } else { "" }
                 ));
             }
@@ -328,6 +333,15 @@ impl Reporter {
                 }
             }
         }
+    }
+}
+
+/// An input as it is named in a message: long ones are cut (the joblog and `--json` keep it).
+fn shorten(input: &str) -> String {
+    const MAX: usize = 80;
+    match input.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &input[..i]),
+        None => input.to_string(),
     }
 }
 

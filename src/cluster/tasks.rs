@@ -37,12 +37,13 @@ impl Task {
         let t = input.trim();
         let n: u64 = t.parse().map_err(|_| {
             if t.starts_with('-') && t[1..].parse::<u64>().is_ok() {
+                // The input itself is named by the report line (and kept in --json).
                 format!(
-                    "invalid input '{input}': {} needs a non-negative integer",
+                    "invalid input: {} needs a non-negative integer",
                     self.name()
                 )
             } else {
-                format!("invalid input '{input}': not a whole number")
+                "invalid input: not a whole number".to_string()
             }
         })?;
         match self {

@@ -63,6 +63,7 @@ pub const REMOTE_STOP_GRACE: Duration = Duration::from_secs(10);
 /// The remote role's own lines (see the module docs).
 pub const HELLO: &str = "NODE_CHILDPROC_HELLO";
 pub const EXIT: &str = "NODE_CHILDPROC_EXIT";
+pub const STARTED: &str = "NODE_CHILDPROC_STARTED";
 
 /// What the remote role has told us so far.
 #[derive(Debug, Default)]
@@ -72,6 +73,8 @@ struct RemoteState {
     hello: bool,
     host: Option<String>,
     exit: Option<Status>,
+    /// The pid of the `--exec` job running over there.
+    job_pid: Option<i32>,
     /// CPU time the remote side used (reported with the worker's exit).
     cpu: Duration,
 }
@@ -152,6 +155,11 @@ impl IpcWorker {
     /// Remote: the host name the far side reported.
     pub fn remote_host(&self) -> Option<&str> {
         self.remote.as_ref().and_then(|r| r.host.as_deref())
+    }
+
+    /// Remote `--exec`: the pid of the job last started over there.
+    pub fn job_pid(&self) -> Option<i32> {
+        self.remote.as_ref().and_then(|r| r.job_pid)
     }
 
     /// Remote: CPU time reported by the far side so far.
@@ -372,6 +380,7 @@ impl RemoteState {
                 self.host = v.get("host").and_then(|h| h.as_str()).map(str::to_owned);
                 *pid = num("pid").unwrap_or(0) as i32;
             }
+            Some(STARTED) => self.job_pid = num("pid").map(|p| p as i32),
             Some(EXIT) => {
                 self.exit = Some(match (num("code"), num("signal")) {
                     (_, Some(n)) if n > 0 => Status::Signaled(n as i32),

@@ -30,6 +30,7 @@ pub struct Plan {
     /// The guard's pipe (see guard.rs), -1 for none: the child registers its own group there
     /// before exec, so there is no moment in which a SIGKILL to us would orphan it.
     pub guard: RawFd,
+    pub death_signal: libc::c_int,
     /// Keep the strings alive while `argv` / `envp` point into them.
     pub _args: Vec<CString>,
     pub _env: Vec<CString>,
@@ -168,7 +169,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
             return fail(shared, "setpgid");
         }
         // Die with childproc even if it is SIGKILLed; the parent may already be gone.
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+        libc::prctl(libc::PR_SET_PDEATHSIG, plan.death_signal as libc::c_ulong);
         if libc::getppid() != plan.parent {
             libc::_exit(125);
         }

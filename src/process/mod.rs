@@ -95,6 +95,12 @@ pub struct Spec {
     pub stderr: Output,
     /// A descriptor to place on fd 3 in the child (the IPC channel of `fork`).
     pub fd3: Option<OwnedFd>,
+    /// The signal the child gets when we die (PR_SET_PDEATHSIG), and whether the guard kills
+    /// its whole group then. A program that must clean up after itself when we are gone (srun
+    /// cancels its job step on SIGTERM; SIGKILLed, it leaves the step running) gets SIGTERM
+    /// and no guard.
+    pub death_signal: i32,
+    pub guarded: bool,
 }
 
 impl Spec {
@@ -109,6 +115,8 @@ impl Spec {
             stdout: Output::Inherit,
             stderr: Output::Inherit,
             fd3: None,
+            death_signal: libc::SIGKILL,
+            guarded: true,
         }
     }
 
@@ -410,7 +418,8 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
         // SAFETY: getpid is always safe.
         parent: unsafe { libc::getpid() },
         // Its group (pgid = pid) dies with us even if we are SIGKILLed.
-        guard: guard::fd(),
+        guard: if spec.guarded { guard::fd() } else { -1 },
+        death_signal: spec.death_signal,
         _args: args,
         _env: env,
     };
