@@ -175,7 +175,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__cluster__subcmd__remote)
-            opts="-h -V --task --worker --exec --job-timeout --kill-signal --kill-after --help --version"
+            opts="-h -V --task --worker --exec --announce-starts --job-timeout --kill-signal --kill-after --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -269,6 +269,10 @@ impl Launcher for Ssh {
         // travel as JSON over the connection.
         let mut words = vec![self.remote_childproc.clone()];
         words.extend(remote_args(role));
+        if matches!(role, Role::Exec(_)) {
+            // Over ssh a start line per job costs nothing (see RemoteArgs::announce_starts).
+            words.push("--announce-starts".into());
+        }
         let line = shell_words::join(&words);
         // Sessions only ever use the master (ControlMaster=no): with no master they connect
         // on their own rather than race to become one.

@@ -227,7 +227,7 @@ fn serve_exec(a: &RemoteArgs) -> anyhow::Result<Exit> {
             continue;
         }
         let reply = match job_argv(&line) {
-            Ok(argv) => run_job(argv, &limits, &mut out),
+            Ok(argv) => run_job(argv, &limits, a.announce_starts.then_some(&mut out)),
             Err(e) => json!({ "spawnError": e, "exit": 125 }),
         };
         if say(&mut out, &reply).is_err() {
@@ -244,7 +244,7 @@ fn serve_exec(a: &RemoteArgs) -> anyhow::Result<Exit> {
 fn run_job(
     argv: Vec<OsString>,
     limits: &process::Limits,
-    out: &mut impl Write,
+    announce: Option<&mut std::io::StdoutLock>,
 ) -> serde_json::Value {
     let cpu_before = children_cpu();
     let child = match super::start_here(&argv) {
@@ -252,7 +252,9 @@ fn run_job(
         Err(e) => return json!({ "spawnError": e.to_string(), "exit": e.exit().code() }),
     };
     // The pid now, so a job killed before it answers is still reported with it.
-    let _ = say(out, &json!({"cmd": STARTED, "pid": child.pid}));
+    if let Some(out) = announce {
+        let _ = say(out, &json!({"cmd": STARTED, "pid": child.pid}));
+    }
     let a = super::finish_here(child, limits);
     let (code, signal) = match a.status {
         Status::Exited(c) => (Some(c), None),
