@@ -18,10 +18,6 @@ struct Slurm {
     dir: tempfile::TempDir,
 }
 
-fn engines() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines")
-}
-
 impl Slurm {
     fn up() -> Slurm {
         assert!(

@@ -3,7 +3,7 @@
 //! written to the machine's own ssh configuration) standing for hosts, and stops them at the end.
 //! The "remote" childproc is this build, named with --remote-childproc.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -17,10 +17,6 @@ const LONG: Duration = Duration::from_secs(120);
 /// N private sshd "hosts" (host1..hostN, plus `down`, which refuses connections).
 struct Hosts {
     dir: tempfile::TempDir,
-}
-
-fn engines() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines")
 }
 
 impl Hosts {

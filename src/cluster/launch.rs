@@ -8,6 +8,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ pub enum Role<'a> {
 #[derive(Debug, Default)]
 pub struct HostState {
     /// The name in the joblog's Host column and the summary.
-    pub label: String,
+    pub label: Arc<str>,
     /// Connection failures in a row (reset by a successful hello).
     pub failures: AtomicU32,
     pub down: AtomicBool,
@@ -39,9 +40,9 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub fn new(label: String) -> HostState {
+    pub fn new(label: &str) -> HostState {
         HostState {
-            label,
+            label: label.into(),
             ..HostState::default()
         }
     }
@@ -75,9 +76,9 @@ pub trait Launcher: Send + Sync {
 
     /// The Host of a job run through a connection whose far side said it is `reported`:
     /// a named host keeps its name; a scheduler's node is known only then.
-    fn host_of(&self, reported: Option<&str>) -> String {
+    fn host_of(&self, reported: Option<&str>) -> Arc<str> {
         let _ = reported;
-        self.state().label.clone()
+        Arc::clone(&self.state().label)
     }
 
     /// Whether the host is known before the run (a scheduler's nodes are not).
@@ -94,7 +95,7 @@ pub struct Local {
 impl Default for Local {
     fn default() -> Local {
         Local {
-            state: HostState::new(":".into()),
+            state: HostState::new(":"),
         }
     }
 }
@@ -168,7 +169,7 @@ impl Ssh {
         control_dir: Option<&std::path::Path>,
     ) -> Ssh {
         Ssh {
-            state: HostState::new(host.label()),
+            state: HostState::new(&host.label()),
             client,
             dest: host.dest.clone().unwrap_or_default(),
             port: host.port,
@@ -314,7 +315,7 @@ pub struct Slurm {
 impl Slurm {
     pub fn new(srun_args: Vec<String>, remote_childproc: String) -> Slurm {
         Slurm {
-            state: HostState::new("slurm".into()),
+            state: HostState::new("slurm"),
             srun_args,
             remote_childproc,
             in_allocation: in_allocation(),
@@ -357,8 +358,8 @@ impl Launcher for Slurm {
         IpcWorker::start_remote(spec, "srun")
     }
 
-    fn host_of(&self, reported: Option<&str>) -> String {
-        reported.map_or_else(|| self.state().label.clone(), str::to_owned)
+    fn host_of(&self, reported: Option<&str>) -> Arc<str> {
+        reported.map_or_else(|| Arc::clone(&self.state().label), Arc::from)
     }
 
     fn named_up_front(&self) -> bool {

@@ -63,7 +63,7 @@ pub struct JobResult {
     pub signal: i32,
     pub command: String,
     /// Where it ran: `:` for this machine, else the host (or Slurm node) name.
-    pub host: String,
+    pub host: Arc<str>,
 }
 
 /// How jobs are run.
@@ -241,7 +241,7 @@ fn pool(a: &ClusterArgs) -> anyhow::Result<Pool> {
     for h in &hosts {
         let n = h.slots.or(a.workers).unwrap_or(1);
         let label = h.label();
-        if let Some(i) = launchers.iter().position(|l| l.state().label == label) {
+        if let Some(i) = launchers.iter().position(|l| *l.state().label == *label) {
             per_host[i] += n;
             continue;
         }
@@ -416,7 +416,7 @@ pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
         .iter()
         .map(|l| (l, l.state().down.load(Ordering::SeqCst)))
         .filter(|(l, down)| l.named_up_front() || *down)
-        .map(|(l, down)| (l.state().label.clone(), down))
+        .map(|(l, down)| (l.state().label.to_string(), down))
         .collect();
     let remote_cpu = Duration::from_micros(shared.remote_cpu.load(Ordering::SeqCst));
     reporter.finish(started.elapsed(), workers, interrupted, remote_cpu, &hosts);
@@ -563,7 +563,7 @@ fn not_run(slot: usize, job: Job, why: &str) -> JobResult {
         signal: 0,
         command: String::new(),
         // Never ran anywhere.
-        host: "-".into(),
+        host: Arc::from("-"),
     }
 }
 
@@ -723,7 +723,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
         Mode::Worker(argv) => Role::Worker(argv, shared.worker_line.as_str()),
         Mode::Exec { .. } => return,
     };
-    let mut host = launcher.state().label.clone();
+    let mut host = Arc::clone(&launcher.state().label);
     let mut connect_tries = 0u32;
     let mut pace = Pace {
         avg: None,
@@ -755,7 +755,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                   error: Option<String>,
                   pid: i32,
                   signal: i32,
-                  host: &str| {
+                  host: &Arc<str>| {
         JobResult {
             seq: e.job.seq,
             input: e.job.input,
@@ -771,7 +771,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
             exit_code: i32::from(!ok),
             signal,
             command: command.clone(),
-            host: host.to_string(),
+            host: Arc::clone(host),
         }
     };
 
@@ -1216,7 +1216,7 @@ fn run_exec_job(
         .join(" ");
     let began = Instant::now();
     let wall = SystemTime::now();
-    let mut host = launcher.state().label.clone();
+    let mut host = Arc::clone(&launcher.state().label);
     let mut attempts = 0;
     loop {
         attempts += 1;

@@ -32,7 +32,7 @@ pub struct Reporter {
     /// Other machines take part: records name the host, the summary counts per host.
     remote: bool,
     /// Jobs and failures per host.
-    per_host: BTreeMap<String, (u64, u64)>,
+    per_host: BTreeMap<std::sync::Arc<str>, (u64, u64)>,
 }
 
 impl Reporter {
@@ -133,7 +133,7 @@ impl Reporter {
         if !r.ok {
             self.failed += 1;
         }
-        if self.remote && r.host != "-" {
+        if self.remote && &*r.host != "-" {
             let e = self.per_host.entry(r.host.clone()).or_default();
             e.0 += 1;
             e.1 += u64::from(!r.ok);
@@ -208,7 +208,7 @@ impl Reporter {
             if self.remote
                 && let Some(o) = rec.as_object_mut()
             {
-                o.insert("host".into(), serde_json::Value::String(r.host.clone()));
+                o.insert("host".into(), serde_json::Value::String(r.host.to_string()));
             }
             self.write(rec.to_string().as_bytes(), true);
         } else if self.exec_mode {
@@ -313,7 +313,11 @@ impl Reporter {
         ));
         if self.remote {
             for (label, down) in hosts {
-                let (jobs, failed) = self.per_host.get(label).copied().unwrap_or_default();
+                let (jobs, failed) = self
+                    .per_host
+                    .get(label.as_str())
+                    .copied()
+                    .unwrap_or_default();
                 let name = if label == ":" {
                     "this machine (:)".to_string()
                 } else {
@@ -326,7 +330,7 @@ impl Reporter {
             }
             // Hosts not known up front (Slurm nodes).
             for (label, (jobs, failed)) in &self.per_host {
-                if !hosts.iter().any(|(l, _)| l == label) {
+                if !hosts.iter().any(|(l, _)| l.as_str() == &**label) {
                     error_line(&format!(
                         "cluster: host {label}: {jobs} jobs, {failed} failed"
                     ));

@@ -88,13 +88,16 @@ pub struct IpcWorker {
     remote: Option<RemoteState>,
 }
 
+fn io_err(what: &str, source: std::io::Error) -> SpawnError {
+    SpawnError::Io {
+        what: what.into(),
+        source,
+    }
+}
+
 impl IpcWorker {
     /// Start `spec` with a channel on fd 3; its stdout goes to our stderr, stdin is /dev/null.
     pub fn start(mut spec: Spec) -> Result<IpcWorker, SpawnError> {
-        let io_err = |what: &str, e: std::io::Error| SpawnError::Io {
-            what: what.into(),
-            source: e,
-        };
         let (parent, child_end) =
             ipc::socketpair().map_err(|e| io_err("cannot create the IPC socketpair", e))?;
         for (k, v) in ipc::child_env() {
@@ -107,24 +110,12 @@ impl IpcWorker {
             .map_err(|e| io_err("cannot duplicate stderr", e))?;
         spec.stdout = Output::File(err.into());
         spec.stderr = Output::Inherit;
-        let child = process::spawn(spec)?;
-        Ok(IpcWorker {
-            pid: child.pid,
-            child: Some(child),
-            stream: parent,
-            dec: ipc::LineDecoder::new(),
-            buf: vec![0u8; 64 * 1024],
-            remote: None,
-        })
+        IpcWorker::spawn(spec, parent, None)
     }
 
     /// Start a launcher (`ssh …`, `srun …`) whose stdin and stdout are the channel to a
     /// `childproc cluster-remote` on the far side; its stderr is ours.
     pub fn start_remote(mut spec: Spec, launcher: &'static str) -> Result<IpcWorker, SpawnError> {
-        let io_err = |what: &str, e: std::io::Error| SpawnError::Io {
-            what: what.into(),
-            source: e,
-        };
         let (parent, child_end) =
             ipc::socketpair().map_err(|e| io_err("cannot create the launcher's socketpair", e))?;
         let second = child_end
@@ -133,17 +124,28 @@ impl IpcWorker {
         spec.stdin = Input::File(child_end.into());
         spec.stdout = Output::File(second.into());
         spec.stderr = Output::Inherit;
+        let remote = RemoteState {
+            launcher,
+            ..RemoteState::default()
+        };
+        IpcWorker::spawn(spec, parent, Some(remote))
+    }
+
+    /// Spawn `spec`, whose channel's other end is `stream`. A remote worker's pid is not
+    /// known until its hello (the launcher's own pid would be misleading).
+    fn spawn(
+        spec: Spec,
+        stream: UnixStream,
+        remote: Option<RemoteState>,
+    ) -> Result<IpcWorker, SpawnError> {
         let child = process::spawn(spec)?;
         Ok(IpcWorker {
-            pid: 0,
+            pid: if remote.is_some() { 0 } else { child.pid },
             child: Some(child),
-            stream: parent,
+            stream,
             dec: ipc::LineDecoder::new(),
             buf: vec![0u8; 64 * 1024],
-            remote: Some(RemoteState {
-                launcher,
-                ..RemoteState::default()
-            }),
+            remote,
         })
     }
 

@@ -16,47 +16,36 @@
 //! its pipe, so it never holds one of our pipes open.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
+use std::sync::OnceLock;
 
 /// How many groups may be registered at once (cluster: one per slot, plus a few).
 const CAPACITY: usize = 8192;
 
-/// Our end of the guard's pipe; `None` until the first spawn (or if the guard could not start).
-static GUARD: Mutex<Option<OwnedFd>> = Mutex::new(None);
-static STARTED: std::sync::Once = std::sync::Once::new();
+/// Our end of the guard's pipe, set once at the first spawn (`None` inside if the guard could
+/// not start). Read on every spawn and reap, so no lock: it never changes afterwards.
+static GUARD: OnceLock<Option<OwnedFd>> = OnceLock::new();
 
 /// The guard's pipe (started on first use), for a child to register its own group before it
 /// execs; -1 if the guard could not be started.
 pub fn fd() -> RawFd {
-    STARTED.call_once(start);
     GUARD
-        .lock()
-        .ok()
-        .and_then(|g| g.as_ref().map(AsRawFd::as_raw_fd))
-        .unwrap_or(-1)
+        .get_or_init(start)
+        .as_ref()
+        .map_or(-1, AsRawFd::as_raw_fd)
 }
 
 /// Group `pgid` is over (its leader is reaped): nothing to do for it any more.
 pub fn unregister(pgid: i32) {
-    if STARTED.is_completed() {
-        send(-pgid);
-    }
-}
-
-fn send(value: i32) {
-    let Ok(guard) = GUARD.lock() else { return };
-    if let Some(fd) = guard.as_ref() {
-        let b = value.to_ne_bytes();
+    if let Some(Some(fd)) = GUARD.get() {
+        let b = (-pgid).to_ne_bytes();
         // SAFETY: writing 4 bytes from a local buffer to our own pipe. A 4-byte write to a
         // pipe is atomic; if the guard is gone (EPIPE) there is nothing left to do.
         unsafe { libc::write(fd.as_raw_fd(), b.as_ptr().cast(), b.len()) };
     }
 }
 
-fn start() {
-    let Ok((read, write)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
-        return;
-    };
+fn start() -> Option<OwnedFd> {
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
     let read_fd = read.as_raw_fd();
     // SAFETY: fork in a possibly multi-threaded process; the child below only makes
     // async-signal-safe calls (close_range, dup2, setpgid, prctl, signal,
@@ -67,11 +56,7 @@ fn start() {
         unsafe { guard_main(read_fd) }
     }
     drop(read);
-    if pid > 0
-        && let Ok(mut g) = GUARD.lock()
-    {
-        *g = Some(write);
-    }
+    (pid > 0).then_some(write)
 }
 
 /// The guard's whole life.

@@ -619,3 +619,8 @@ pub fn have_node() -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// The set-up scripts of the engines `cluster` runs on (private sshd hosts, a local Slurm).
+pub fn engines() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engines")
+}
