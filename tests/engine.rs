@@ -83,6 +83,64 @@ fn not_found_is_127_and_not_executable_is_126() {
 }
 
 #[test]
+fn a_script_without_a_shebang_runs_under_sh_everywhere() {
+    // execvp, Node and the shell run a file the kernel refuses (ENOEXEC) under /bin/sh.
+    let dir = tempfile::tempdir().unwrap();
+    let script = |name: &str, body: &str| {
+        let p = dir.path().join(name);
+        write_script(&p, body, 0o755);
+        p.display().to_string()
+    };
+    let plain = script("plain", "echo \"ran:$*\"\n");
+    for sub in ["spawn", "execfile"] {
+        cp().args([sub, &plain, "a b", "c"])
+            .assert()
+            .code(0)
+            .stdout("ran:a b c\n");
+    }
+    cp().args(["exec", &format!("{plain} x")])
+        .assert()
+        .code(0)
+        .stdout("ran:x\n");
+    let ipc = script("ipc", "printf '[\"no-shebang\"]\\n' >&3\n");
+    cp().args(["fork", &ipc])
+        .write_stdin("")
+        .assert()
+        .code(0)
+        .stdout("[\"no-shebang\"]\n");
+    cp().args([
+        "cluster",
+        "-w",
+        "2",
+        "--no-progress",
+        "-k",
+        "--exec",
+        &plain,
+        "1",
+        "2",
+    ])
+    .assert()
+    .code(0)
+    .stdout("ran:1\nran:2\n");
+    let worker = script(
+        "worker",
+        "while read -r m <&3; do printf '{\"got\":%s}\\n' \"$m\" >&3; done\n",
+    );
+    cp().args([
+        "cluster",
+        "-w",
+        "1",
+        "--no-progress",
+        "--worker",
+        &worker,
+        "7",
+    ])
+    .assert()
+    .code(0)
+    .stdout("{\"got\":7}\n");
+}
+
+#[test]
 fn path_lookup_skips_non_executable_matches_and_uses_the_childs_path() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a");

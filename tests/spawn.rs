@@ -1187,6 +1187,68 @@ fn sigkill_to_childproc_takes_grandchildren_down_too() {
 }
 
 #[test]
+fn a_child_cannot_make_the_guard_kill_a_stranger() {
+    // A child running as the same user tries every way it has into the guard: it writes a
+    // stranger's process-group id (native-endian i32, what the guard's protocol once was) to
+    // every descriptor of childproc it can reopen through /proc. When childproc is then
+    // SIGKILLed, the guard must kill the child's own group and nothing else.
+    let stranger_arg = "1234.991";
+    let own_arg = "1234.992";
+    let _sweep = Sweep::new(&[&["sleep", stranger_arg], &["sleep", own_arg]]);
+    let mut stranger = std::process::Command::new("setsid")
+        .args(["sleep", stranger_arg])
+        .spawn()
+        .unwrap();
+    let victim = stranger.id() as i32;
+    let t = Instant::now();
+    while pids_with_cmdline(&["sleep", stranger_arg]).is_empty() {
+        assert!(t.elapsed() < SECS10, "the stranger never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let attack = format!(
+        r#"
+import os, struct, subprocess
+parent = os.getppid()
+payload = struct.pack("i", {victim}) * 4
+hits = 0
+for name in os.listdir(f"/proc/{{parent}}/fd"):
+    if int(name) < 3:
+        continue
+    try:
+        fd = os.open(f"/proc/{{parent}}/fd/{{name}}", os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        continue
+    try:
+        os.write(fd, payload); hits += 1
+    except OSError:
+        pass
+    os.close(fd)
+subprocess.Popen(["sleep", "{own_arg}"])
+print("ready", hits, flush=True)
+subprocess.run(["sleep", "300"])
+"#
+    );
+    let mut live = Live::start(cp_std().args(["spawn", "--", "python3", "-c", &attack]));
+    live.wait_for(SECS10, |l| l.starts_with("ready"));
+    live.signal(Signal::SIGKILL);
+    let _ = live.finish(SECS10);
+    // The guard acted once the child's own background job is gone.
+    assert_none_left(
+        &["sleep", own_arg],
+        Duration::from_secs(5),
+        "own grandchild",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let survived = stranger.try_wait().unwrap().is_none();
+    signal(victim, Signal::SIGKILL);
+    let _ = stranger.wait();
+    assert!(
+        survived,
+        "the guard killed a process group childproc never started"
+    );
+}
+
+#[test]
 fn ctrl_z_stops_the_job_and_fg_gives_the_terminal_back() {
     // An interactive shell on a fresh terminal: Ctrl-Z must stop the whole job (the shell gets
     // its prompt back, not a hung terminal), and `fg` must let the child read the terminal.
