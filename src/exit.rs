@@ -8,8 +8,11 @@ use std::process::ExitCode;
 pub enum Exit {
     /// The child's own exit code (0-255, passed through).
     Child(u8),
-    /// `--timeout` expired and the child was killed.
+    /// `--timeout` expired and the kill signal ended the child.
     Timeout,
+    /// `--timeout` expired and the child had to be SIGKILLed after `--kill-after`, as
+    /// `timeout(1)` reports it (128 + 9).
+    TimeoutKilled,
     /// childproc itself failed or stopped the run (usage, bad --cwd, --max-buffer, IPC input).
     Failure,
     /// PROGRAM was found but cannot be executed.
@@ -33,6 +36,7 @@ impl Exit {
         match self {
             Exit::Child(c) => c,
             Exit::Timeout => Self::TIMEOUT,
+            Exit::TimeoutKilled => Self::SIGNAL_BASE + libc::SIGKILL as u8,
             Exit::Failure => Self::FAILURE,
             Exit::NotExecutable => Self::NOT_EXECUTABLE,
             Exit::NotFound => Self::NOT_FOUND,
@@ -56,6 +60,7 @@ mod tests {
     fn table() {
         assert_eq!(Exit::Child(3).code(), 3);
         assert_eq!(Exit::Timeout.code(), 124);
+        assert_eq!(Exit::TimeoutKilled.code(), 137);
         assert_eq!(Exit::Failure.code(), 125);
         assert_eq!(Exit::NotExecutable.code(), 126);
         assert_eq!(Exit::NotFound.code(), 127);

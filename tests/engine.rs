@@ -425,6 +425,61 @@ fn max_buffer_overflow_kills_yes_promptly() {
 // ---------------------------------------------------------------- timeouts and groups
 
 #[test]
+fn a_timeout_that_needs_sigkill_exits_137_as_timeout_1_does() {
+    // timeout(1) itself, for reference: CONT cannot end sleep, the SIGKILL after -k does (and
+    // takes timeout's own process group with it, so a shell sees 137).
+    let gnu = std::process::Command::new("sh")
+        .args(["-c", "timeout -s CONT -k 1 0.1 sleep 10; echo $?"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&gnu.stdout), "137\n", "timeout(1)");
+    let limits = [
+        "--timeout",
+        "100ms",
+        "--kill-signal",
+        "CONT",
+        "--kill-after",
+        "500ms",
+    ];
+    for sub in ["spawn", "execfile", "exec"] {
+        let mut cmd = cp();
+        cmd.arg(sub).args(limits);
+        match sub {
+            "exec" => cmd.arg("exec sleep 10"),
+            _ => cmd.args(["--", "sleep", "10"]),
+        };
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(137), "{sub}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("then SIGKILL"), "{sub}");
+    }
+    // --json still says timedOut, with the signal that ended it.
+    let out = cp()
+        .args(["execfile", "--json"])
+        .args(limits)
+        .args(["--", "sleep", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(137));
+    let v = json_of(&out);
+    assert_eq!(v["timedOut"], true);
+    assert_eq!(v["signal"], "SIGKILL");
+    // The kill signal ending the child is still 124, even after a grace period was needed
+    // for nothing.
+    cp().args([
+        "spawn",
+        "--timeout",
+        "100ms",
+        "--kill-after",
+        "5s",
+        "--",
+        "sleep",
+        "10",
+    ])
+    .assert()
+    .code(124);
+}
+
+#[test]
 fn timeout_kills_the_whole_group_and_keeps_earlier_output() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("bg");
@@ -481,7 +536,8 @@ fn a_child_ignoring_term_is_killed_after_the_grace_period() {
         .arg("trap '' TERM; echo ready; while :; do sleep 0.05; done")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(124));
+    // Ended by the SIGKILL after the grace period, not by TERM: 137, as timeout(1).
+    assert_eq!(out.status.code(), Some(137));
     assert_eq!(text(&out.stdout), "ready\n");
     let took = t.elapsed();
     assert!(took >= Duration::from_millis(750), "{took:?}");

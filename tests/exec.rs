@@ -628,7 +628,11 @@ fn a_child_ignoring_term_is_killed_after_the_grace_period() {
         .output()
         .unwrap();
     let took = t.elapsed();
-    assert_eq!(out.status.code(), Some(124));
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "SIGKILLed after the grace period"
+    );
     let v = json_of(&out);
     assert_eq!(v["stdout"], "ready\n", "output before the kill is kept");
     assert_eq!(v["signal"], "SIGKILL", "escalated");

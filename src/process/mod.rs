@@ -216,7 +216,12 @@ impl Outcome {
             return Exit::Signal(libc::SIGPIPE);
         }
         if self.timed_out && !preserve_status {
-            return Exit::Timeout;
+            // timeout(1): 137 when the escalation, not the kill signal, ended the child.
+            return if self.escalated && self.status == Status::Signaled(libc::SIGKILL) {
+                Exit::TimeoutKilled
+            } else {
+                Exit::Timeout
+            };
         }
         match self.status {
             Status::Exited(c) => Exit::Child(c.clamp(0, 255) as u8),
