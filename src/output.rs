@@ -64,6 +64,8 @@ pub struct Lines {
     /// Pending bytes for our fd 1 and fd 2.
     pending: [Vec<u8>; 2],
     closed: bool,
+    /// Why writing our stdout failed, unless it was a closed reader (a quiet end).
+    pub write_error: Option<io::Error>,
 }
 
 impl Lines {
@@ -73,6 +75,7 @@ impl Lines {
             partial: [Vec::new(), Vec::new()],
             pending: [Vec::with_capacity(WRITE_AT * 2), Vec::new()],
             closed: false,
+            write_error: None,
         }
     }
 
@@ -180,10 +183,19 @@ impl Lines {
         if self.pending[d].is_empty() {
             return true;
         }
-        let ok = write_fd(d as i32 + 1, &self.pending[d]).is_ok();
+        let written = write_fd(d as i32 + 1, &self.pending[d]);
         self.pending[d].clear();
         // Our stderr going away is no reason to stop the child; only stdout counts.
-        ok || d == 1
+        match written {
+            Ok(()) => true,
+            Err(_) if d == 1 => true,
+            Err(e) => {
+                if !is_broken_pipe(&e) && self.write_error.is_none() {
+                    self.write_error = Some(e);
+                }
+                false
+            }
+        }
     }
 
     fn write_all(&mut self) -> SinkResult {

@@ -981,6 +981,28 @@ fn sigkill_to_childproc_takes_its_direct_child_down() {
 // ---------------------------------------------------------------- pipes
 
 #[test]
+fn a_full_stdout_is_an_error_not_a_quiet_end() {
+    // Only a closed reader (EPIPE) ends quietly with 141; a full disk is one line and 125.
+    for mode in [&["--json"][..], &["--prefix", "> "]] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = cp_std()
+            .arg("spawn")
+            .args(mode)
+            .args(["--", "echo", "hi"])
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{mode:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{mode:?}: {err}");
+        assert!(err.contains("No space left on device"), "{mode:?}: {err}");
+    }
+}
+
+#[test]
 fn a_closed_stdout_ends_childproc_quietly() {
     for mode in ["", "--prefix '> '", "--json"] {
         let line = format!("{} spawn {mode} seq 1 10000000 | head -n1", bin().display());

@@ -32,33 +32,43 @@ pub fn run(a: SpawnArgs) -> anyhow::Result<Exit> {
 
     let child = process::spawn(spec)?;
     let pid = child.pid;
-    let outcome = if let Some(template) = &a.prefix {
+    let (outcome, sink) = if let Some(template) = &a.prefix {
         let prefix = render_prefix(template, pid, &program);
         let mut sink = Lines::new(LineFormat::Prefix(prefix));
         let outcome = supervise(child, &limits, &mut sink);
         sink.finish();
-        outcome
+        (outcome, Some(sink))
     } else if a.json {
         let mut sink = Lines::new(LineFormat::Json);
         sink.own_line(&format!("{{\"event\":\"spawn\",\"pid\":{pid}}}"));
         let outcome = supervise(child, &limits, &mut sink);
-        let (code, signal) = outcome.code_and_signal();
-        let event = serde_json::json!({
-            "event": "exit",
-            "code": code,
-            "signal": signal,
-            "durationMs": duration_ms(outcome.duration),
-        });
-        sink.own_line(&event.to_string());
+        sink.own_line(&exit_event(&outcome));
         sink.finish();
-        outcome
+        (outcome, Some(sink))
     } else {
-        supervise(child, &limits, &mut process::NoOutput)
+        (supervise(child, &limits, &mut process::NoOutput), None)
     };
+    // Only a closed reader is a quiet end (141); any other write error stops the run loudly.
+    if let Some(e) = sink.and_then(|s| s.write_error) {
+        crate::error_line(&format!("writing to stdout: {e}"));
+        return Ok(Exit::Failure);
+    }
     if !outcome.output_closed {
         report(&outcome, &program, &limits, None);
     }
     Ok(outcome.exit(a.run.preserve_status))
+}
+
+/// The `--json` stream's last event.
+fn exit_event(outcome: &process::Outcome) -> String {
+    let (code, signal) = outcome.code_and_signal();
+    serde_json::json!({
+        "event": "exit",
+        "code": code,
+        "signal": signal,
+        "durationMs": duration_ms(outcome.duration),
+    })
+    .to_string()
 }
 
 /// Milliseconds with microsecond precision, as `--json` reports durations.
