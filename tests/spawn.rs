@@ -903,7 +903,19 @@ fn a_signal_to_childproc_kills_the_group_and_gives_128_plus_n() {
         let _sweep = Sweep::new(&[&["sleep", &gc]]);
         // Here the grandchild runs in the foreground of the child shell.
         let script = format!("echo ready $$; sleep {gc}; echo not-reached");
-        let (st, out, child) = signalled(&[], &script, sig);
+        let mut live = Live::start(cp_std().args(["spawn", "sh", "-c", &script]));
+        let ready = live.wait_for(SECS10, |l| l.contains("ready"));
+        let child: i32 = ready.rsplit(' ').next().unwrap().parse().unwrap();
+        // Signal only once the shell waits for its foreground sleep: a signal that lands
+        // between the shell's fork and exec is a race inside sh, not what this tests.
+        let t = Instant::now();
+        while pids_with_cmdline(&["sleep", &gc]).is_empty() {
+            assert!(t.elapsed() < SECS10, "sleep never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        live.signal(sig);
+        let (st, out, _) = live.finish(SECS10);
+        let (st, out) = (st.code(), text(&out));
         assert_eq!(st, Some(code), "{sig:?}");
         assert!(!out.contains("not-reached"), "{sig:?}: {out}");
         assert!(!alive(child), "{sig:?}: child left behind");
