@@ -97,26 +97,67 @@ pub fn parse_duration_positive(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// A byte size: `1048576`, `64KiB`, `1MiB`, `1MB`; zero allowed.
+/// A byte size: `1048576`, `64KiB`, `1MiB`, `1MB`, `1.5KiB`; zero allowed.
+///
+/// The value must come to an exact whole number of bytes: `2.5`, `1e-3KiB` and `1 2` are
+/// refused rather than rounded (a byte limit that silently becomes 3, 0 or 12 is a trap).
+/// Units as `parse-size` and coreutils read them: `K`/`KB` = 1000, `KiB` = 1024, and so on up
+/// to `E`; case does not matter; `B` alone is bytes.
 pub fn parse_size(s: &str) -> Result<u64, String> {
+    let bad = |why: &str| format!("invalid size '{s}': {why} (try 1048576, 64KiB or 1MiB)");
     let t = s.trim();
-    if t.starts_with('-') {
-        return Err(format!("negative size '{s}'"));
-    }
-    let n = parse_size::parse_size(t)
-        .map_err(|e| format!("invalid size '{s}': {e} (try 1048576, 64KiB or 1MiB)"))?;
-    // parse-size rounds `2.5` to 3; a byte limit must be exact (`1.5KiB` is, `2.5` is not).
-    let digits = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+    let num_end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
-    if t[..digits].contains('.') {
-        let unit = parse_size::parse_size(format!("1{}", &t[digits..])).unwrap_or(1);
-        let value = t[..digits].replace('_', "").parse::<f64>().unwrap_or(0.0) * unit as f64;
-        if (value - value.round()).abs() > 1e-6 {
-            return Err(format!("'{s}' is not a whole number of bytes"));
-        }
+    let (number, unit) = (&t[..num_end], t[num_end..].trim_start());
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    if int.is_empty() && frac.is_empty() {
+        return Err(bad("no number"));
     }
-    Ok(n)
+    if !unit.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(bad("not a plain number with an optional unit"));
+    }
+    let scale = size_unit(unit).ok_or_else(|| bad(&format!("unknown unit '{unit}'")))?;
+    let whole = |digits: &str| -> Option<u128> {
+        if digits.is_empty() {
+            Some(0)
+        } else {
+            digits.parse::<u128>().ok()
+        }
+    };
+    let too_big = || bad("too large");
+    let int = whole(int).ok_or_else(too_big)?;
+    let frac_digits = u32::try_from(frac.len())
+        .ok()
+        .filter(|&n| n <= 30)
+        .ok_or_else(too_big)?;
+    let frac = whole(frac).ok_or_else(too_big)?;
+    let denom = 10u128.pow(frac_digits);
+    let frac_bytes = frac.checked_mul(scale as u128).ok_or_else(too_big)?;
+    if frac_bytes % denom != 0 {
+        return Err(format!("'{s}' is not a whole number of bytes"));
+    }
+    let total = int
+        .checked_mul(scale as u128)
+        .and_then(|b| b.checked_add(frac_bytes / denom))
+        .ok_or_else(too_big)?;
+    u64::try_from(total).map_err(|_| too_big())
+}
+
+/// Bytes per unit: decimal prefixes (`K`, `KB`) and binary ones (`KiB`), `B` or nothing = 1.
+fn size_unit(unit: &str) -> Option<u64> {
+    let u = unit.to_ascii_lowercase();
+    let (prefix, rest) = match u.char_indices().nth(1) {
+        _ if u.is_empty() || u == "b" => return Some(1),
+        Some((i, _)) => u.split_at(i),
+        None => (u.as_str(), ""),
+    };
+    let power = "kmgtpe".find(prefix)? as u32 + 1;
+    match rest {
+        "" | "b" => 1000u64.checked_pow(power),
+        "ib" => 1024u64.checked_pow(power),
+        _ => None,
+    }
 }
 
 /// `KEY=VALUE` (VALUE may be empty, and may be any bytes: values are `OsString`s).
@@ -363,6 +404,18 @@ mod tests {
         assert_eq!(parse_size("1.5KiB").unwrap(), 1536);
         assert!(parse_size("2.5").is_err());
         assert!(parse_size("1.5B").is_err());
+        assert_eq!(parse_size("1KB").unwrap(), 1000);
+        assert_eq!(parse_size("1k").unwrap(), 1000);
+        assert_eq!(parse_size("2 GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("0.5KiB").unwrap(), 512);
+        assert_eq!(parse_size(".5KiB").unwrap(), 512);
+        assert_eq!(parse_size("16EiB").ok(), None, "overflows u64");
+        // Refused, not rounded: each of these once became 3, 0, 1 or 12 bytes.
+        for s in [
+            "25e-1", "1e-1", "1e-3KiB", "1 2", "1.0.0", ".", "1_000", "+5", "0x10",
+        ] {
+            assert!(parse_size(s).is_err(), "{s}");
+        }
         for s in ["-1", "abc", "", "1XB"] {
             assert!(parse_size(s).is_err(), "{s}");
         }

@@ -457,6 +457,13 @@ fn no_subcommand_is_a_one_line_usage_error() {
 fn a_fractional_byte_count_is_a_usage_error() {
     rejected("exec", &["--max-buffer", "2.5"]);
     rejected("execfile", &["--max-buffer", "1.5B"]);
+    // Exponents, fractions that round and inner spaces once became 3, 0, 1 and 12 bytes.
+    for bad in ["25e-1", "1e-1", "1e-3KiB", "1 2"] {
+        for sub in ["exec", "execfile"] {
+            let line = rejected(sub, &["--max-buffer", bad]);
+            assert!(line.contains(bad), "{line}");
+        }
+    }
     cp().args(["exec", "--max-buffer", "1.5KiB", "printf abc"])
         .assert()
         .code(0)
