@@ -32,7 +32,7 @@ pub fn main_entry() -> Exit {
         Ok(exit) => exit,
         Err(e) => {
             let code = cmd::error_exit(&e);
-            error_line(&format!("{e:#}"));
+            error_line(&one_line(&e));
             code
         }
     }
@@ -65,10 +65,26 @@ fn forked_by_node() -> Option<Exit> {
     Some(match result {
         Ok(exit) => exit,
         Err(e) => {
-            error_line(&format!("{e:#}"));
+            error_line(&one_line(&e));
             Exit::Failure
         }
     })
+}
+
+/// An error and its causes as one line, `outer: inner: …`, each cause said once: an error
+/// whose message already ends with its cause's text (an io::Error shown inside a typed
+/// error) does not repeat it.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for part in e.chain().map(ToString::to_string) {
+        if !line.ends_with(&part) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&part);
+        }
+    }
+    line
 }
 
 /// Print one diagnostic line on stderr, prefixed with the program name.
@@ -117,4 +133,17 @@ fn detach_inherited() {
     // An unusable channel (bad fd, `advanced` mode) is irrelevant here; either way the
     // variables are removed by `from_env` and the descriptor, if any, is closed on drop.
     let _ = ipc::from_env();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_line_says_each_cause_once() {
+        let io = std::io::Error::from_raw_os_error(24);
+        let shown = format!("cannot create a pipe: {io}");
+        let e = anyhow::Error::new(io).context(shown.clone());
+        assert_eq!(super::one_line(&e), shown);
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(super::one_line(&e), "outer: inner");
+    }
 }
