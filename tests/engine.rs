@@ -141,6 +141,50 @@ fn a_script_without_a_shebang_runs_under_sh_everywhere() {
 }
 
 #[test]
+fn json_results_exist_when_the_program_cannot_start() {
+    // Scripts that parse --json get a result even then: pid and code null, Node's error code.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let cases: [(&[&str], i32, &str); 4] = [
+        (
+            &["execfile", "--json", "no-such-program-xyz"],
+            127,
+            "ENOENT",
+        ),
+        (&["execfile", "--json", "/tmp"], 126, "EACCES"),
+        (
+            &["exec", "--json", "--cwd", missing.to_str().unwrap(), "true"],
+            125,
+            "ENOENT",
+        ),
+        (
+            &["execfile", "--json", "--cwd", "/etc/passwd", "true"],
+            125,
+            "ENOTDIR",
+        ),
+    ];
+    for (args, code, errno) in cases {
+        let out = cp().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let v = json_of(&out);
+        assert_eq!(v["pid"], serde_json::Value::Null, "{args:?}");
+        assert_eq!(v["code"], serde_json::Value::Null, "{args:?}");
+        assert_eq!(v["error"]["code"], errno, "{args:?}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().len() > 3, "{v}");
+        assert_eq!(text(&out.stderr).lines().count(), 1, "{args:?}");
+    }
+    let out = cp()
+        .args(["spawn", "--json", "no-such-program-xyz"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(127));
+    let events = json_lines(&out.stdout);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["event"], "error");
+    assert_eq!(events[0]["code"], "ENOENT");
+}
+
+#[test]
 fn path_lookup_skips_non_executable_matches_and_uses_the_childs_path() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a");

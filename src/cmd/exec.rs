@@ -13,7 +13,7 @@ use super::{UsageError, base_spec, limits, report, split_command};
 use crate::cli::{CaptureOpts, Encoding, ExecArgs, ExecfileArgs};
 use crate::exit::Exit;
 use crate::output::{Capture, is_broken_pipe};
-use crate::process::{self, Input, Output, Stream, supervise};
+use crate::process::{self, Input, Output, SpawnError, Stream, supervise};
 
 pub fn run_exec(a: ExecArgs) -> anyhow::Result<Exit> {
     let mut operands = a.command_line;
@@ -63,7 +63,11 @@ fn capture(
     spec.stdout = Output::Pipe;
     spec.stderr = Output::Pipe;
 
-    let child = process::spawn(spec)?;
+    let child = match process::spawn(spec) {
+        Ok(child) => child,
+        Err(e) if o.json => return not_started(&command, &argv, &e),
+        Err(e) => return Err(e.into()),
+    };
     let mut cap = Capture::new(o.max_buffer);
     let outcome = supervise(child, &limits, &mut cap);
     let [out, err] = cap.bufs;
@@ -74,7 +78,7 @@ fn capture(
             Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(b),
         };
         let (code, signal) = outcome.code_and_signal();
-        let result = serde_json::json!({
+        write_json(&serde_json::json!({
             "command": command,
             "argv": argv,
             "pid": outcome.pid,
@@ -85,12 +89,7 @@ fn capture(
             "durationMs": super::spawn::duration_ms(outcome.duration),
             "stdout": text(&out),
             "stderr": text(&err),
-        });
-        // Serialized first, so a closed stdout is a plain EPIPE (serde_json would wrap it).
-        let mut doc = serde_json::to_vec(&result).map_err(std::io::Error::other)?;
-        doc.push(b'\n');
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(&doc).and_then(|()| stdout.flush())
+        }))
     } else {
         let mut stdout = std::io::stdout().lock();
         let r = stdout.write_all(&out).and_then(|()| stdout.flush());
@@ -105,4 +104,38 @@ fn capture(
     }
     report(&outcome, &program, &limits, Some(o.max_buffer));
     Ok(outcome.exit(o.run.preserve_status))
+}
+
+/// One `--json` result on stdout. Serialized first, so a closed stdout is a plain EPIPE
+/// (serde_json would wrap it).
+fn write_json(result: &serde_json::Value) -> std::io::Result<()> {
+    let mut doc = serde_json::to_vec(result).map_err(std::io::Error::other)?;
+    doc.push(b'\n');
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&doc).and_then(|()| stdout.flush())
+}
+
+/// `--json` when the program could not be started (127, 126, a bad `--cwd`): scripts that
+/// parse the result still get one, with `pid` and `code` null and Node's error code.
+fn not_started(command: &str, argv: &[String], e: &SpawnError) -> anyhow::Result<Exit> {
+    crate::error_line(&e.to_string());
+    let written = write_json(&serde_json::json!({
+        "command": command,
+        "argv": argv,
+        "pid": null,
+        "code": null,
+        "signal": null,
+        "timedOut": false,
+        "maxBufferExceeded": null,
+        "durationMs": 0.0,
+        "stdout": "",
+        "stderr": "",
+        "error": {"code": e.errno_name(), "message": e.to_string()},
+    }));
+    match written {
+        Err(w) if !is_broken_pipe(&w) => {
+            Err(anyhow::Error::new(w).context("writing the --json result"))
+        }
+        _ => Ok(e.exit()),
+    }
 }

@@ -30,7 +30,11 @@ pub fn run(a: SpawnArgs) -> anyhow::Result<Exit> {
         None => Output::Inherit,
     };
 
-    let child = process::spawn(spec)?;
+    let child = match process::spawn(spec) {
+        Ok(child) => child,
+        Err(e) if a.json => return Ok(not_started(&e)),
+        Err(e) => return Err(e.into()),
+    };
     let pid = child.pid;
     let (outcome, sink) = if let Some(template) = &a.prefix {
         let prefix = render_prefix(template, pid, &program);
@@ -57,6 +61,18 @@ pub fn run(a: SpawnArgs) -> anyhow::Result<Exit> {
         report(&outcome, &program, &limits, None);
     }
     Ok(outcome.exit(a.run.preserve_status))
+}
+
+/// `--json` when the program could not be started: one `error` event (as Node's child emits
+/// `'error'`) with Node's error code, so a reader of the stream learns why.
+fn not_started(e: &process::SpawnError) -> Exit {
+    crate::error_line(&e.to_string());
+    let mut sink = Lines::new(LineFormat::Json);
+    let event =
+        serde_json::json!({"event": "error", "code": e.errno_name(), "message": e.to_string()});
+    sink.own_line(&event.to_string());
+    sink.finish();
+    e.exit()
 }
 
 /// The `--json` stream's last event.

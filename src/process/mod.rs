@@ -523,6 +523,20 @@ fn exec_error(program: &OsString, e: std::io::Error) -> SpawnError {
 }
 
 impl SpawnError {
+    /// The errno name Node puts in `error.code` for this failure (`ENOENT`, `EACCES`, …).
+    pub fn errno_name(&self) -> String {
+        let errno = match self {
+            SpawnError::NotFound(_) | SpawnError::CwdMissing(_) => libc::ENOENT,
+            SpawnError::NotExecutable(_) | SpawnError::IsDirectory(_) => libc::EACCES,
+            SpawnError::ExecFormat(_) => libc::ENOEXEC,
+            SpawnError::CwdNotDir(_) => libc::ENOTDIR,
+            SpawnError::CwdOther { source, .. } | SpawnError::Io { source, .. } => {
+                source.raw_os_error().unwrap_or(libc::EIO)
+            }
+        };
+        format!("{:?}", nix::errno::Errno::from_raw(errno))
+    }
+
     /// Where a failure to start lands in the exit-code table.
     pub fn exit(&self) -> crate::exit::Exit {
         use crate::exit::Exit;
