@@ -419,6 +419,38 @@ fn ctrl_c_leaves_no_remote_process_behind() {
 }
 
 #[test]
+fn sigkill_of_the_primary_leaves_no_remote_job_behind() {
+    // SIGKILLed, the primary does nothing itself: its ssh clients die with it (death signal and
+    // guard), and each remote side, seeing its input end, kills the groups it started.
+    let hosts = Hosts::up(2);
+    let _sweep = Sweep::new(&[&["sleep", "987.31"], &["sleep", "987.32"]]);
+    let mut args = hosts.cluster("host1,host2");
+    args.extend(
+        [
+            "--shell",
+            "--exec",
+            "sleep 987.31 & sleep {}; wait",
+            "987.32",
+            "987.32",
+        ]
+        .map(String::from),
+    );
+    let live = Live::childproc(&args);
+    let t = Instant::now();
+    while pids_with_cmdline(&["sleep", "987.32"]).len() < 2
+        || pids_with_cmdline(&["sleep", "987.31"]).len() < 2
+    {
+        assert!(t.elapsed() < LONG, "the remote jobs never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    live.signal(Signal::SIGKILL);
+    let _ = live.finish(LONG);
+    for m in ["987.31", "987.32"] {
+        assert_none_left(&["sleep", m], Duration::from_secs(20), "remote job");
+    }
+}
+
+#[test]
 fn job_timeouts_and_retries_apply_on_remote_hosts() {
     let hosts = Hosts::up(2);
     let _sweep = Sweep::new(&[&["sleep", "987.5"]]);
