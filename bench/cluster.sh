@@ -37,6 +37,35 @@ printf '  %-28s %6s µs\n' "childproc cluster --exec" "$cp" "xargs -P2" "$xa" "G
 echo "  target: childproc <= 280 µs and below xargs, GNU parallel and rust-parallel"
 
 echo
+# The dispatcher itself: a libc-free static `true` exits from _start, so the job's own start-up
+# (GNU true opens ~30 locale files) no longer hides the per-job cost of whoever runs it. The
+# floor is a C vfork+execv loop running the same jobs 2 at a time. OLD=path/to/childproc adds
+# another binary to the same paired runs (e.g. an older build, for before/after figures).
+cc -static -nostdlib -O2 -o "$tmp/strue" bench/c/true.c
+cc -O2 -o "$tmp/vloop" bench/c/vfork_loop.c
+RUNS=${RUNS:-9}
+echo "== dispatcher: --exec of a static libc-free true, $N jobs, 2 at a time ($RUNS paired runs, median µs/job) =="
+declare -A t
+one() { local s e; s=$(now); "$@" < "$tmp/in" > /dev/null 2>&1 || true; e=$(now); echo $((e - s)); }
+for _ in $(seq "$RUNS"); do
+  t[cp]+="$(one "$BIN" cluster -w 2 --no-progress --exec "$tmp/strue") "
+  [ -n "${OLD:-}" ] && t[old]+="$(one "$OLD" cluster -w 2 --no-progress --exec "$tmp/strue") "
+  t[c]+="$(one "$tmp/vloop" 2 "$N" "$tmp/strue") "
+  t[xa]+="$(one xargs -P2 -n1 "$tmp/strue") "
+done
+median_us() { tr ' ' '\n' <<< "$1" | grep . | sort -n | awk -v n="$N" '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / n / 1000 }'; }
+c=$(median_us "${t[c]}")
+ratio() { awk -v a="$1" -v b="$c" 'BEGIN { printf "%.2f", a / b }'; }
+cpu=$(median_us "${t[cp]}"); xau=$(median_us "${t[xa]}")
+printf '  %-28s %7s µs  %5sx the C loop\n' "childproc cluster --exec" "$cpu" "$(ratio "$cpu")"
+if [ -n "${OLD:-}" ]; then
+  old=$(median_us "${t[old]}")
+  printf '  %-28s %7s µs  %5sx the C loop\n' "OLD ($OLD)" "$old" "$(ratio "$old")"
+fi
+printf '  %-28s %7s µs  %5sx the C loop\n' "xargs -P2" "$xau" "$(ratio "$xau")" "C vfork loop (floor)" "$c" "1.00"
+echo "  target: childproc <= 1.10x the C loop"
+
+echo
 fib_run() { # workers inputs... -> wall ms of childproc; prints nothing else
   local w=$1; shift; local s e
   s=$(now); "$BIN" cluster -w "$w" --no-progress --task fib "$@" > /dev/null 2>&1; e=$(now)
