@@ -985,3 +985,25 @@ fn sigkill_to_the_primary_leaves_no_job_process_behind() {
     );
     assert_none_left(&["sleep", "1234.72"], Duration::from_secs(5), "job process");
 }
+
+#[test]
+fn options_of_another_mode_are_usage_errors() {
+    // --shell means something only to --exec: elsewhere it must not be silently ignored.
+    for mode in [&["--task", "sum"][..], &["--worker", "node w.js"][..]] {
+        let out = cp()
+            .arg("cluster")
+            .arg("--shell")
+            .args(mode)
+            .arg("3")
+            .output()
+            .unwrap();
+        let err = assert_one_line_error(&out, 125);
+        assert!(err.contains("--shell"), "{err}");
+    }
+    let out = cp()
+        .args(["cluster", "--remote-childproc", "/x", "--exec", "echo", "1"])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, 125);
+    assert!(err.contains("--remote-childproc"), "{err}");
+}

@@ -284,6 +284,7 @@ fn pool(a: &ClusterArgs) -> anyhow::Result<Pool> {
 pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
     // A zero limit is no limit, as for every other duration.
     a.job_timeout = a.job_timeout.filter(|d| !d.is_zero());
+    check_mode_options(&a)?;
     let pool = pool(&a)?;
     let (launchers, slot_hosts) = (&pool.launchers, &pool.slots);
     let workers = slot_hosts.len();
@@ -444,6 +445,30 @@ pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
         n if n > 100 => Exit::Child(101),
         n => Exit::Child(n as u8),
     })
+}
+
+/// Options that only mean something in one mode are refused elsewhere, rather than ignored
+/// (`--shell --task sum` would otherwise quietly run without a shell).
+fn check_mode_options(a: &ClusterArgs) -> Result<(), UsageError> {
+    let remote = a.hosts.is_some() || a.hosts_file.is_some() || a.slurm || a.slurm_args.is_some();
+    if a.remote_childproc.is_some() && !remote {
+        return Err(UsageError(
+            "--remote-childproc only applies with --hosts, --hosts-file or --slurm".into(),
+        ));
+    }
+    let mode = if a.task.is_some() {
+        "--task"
+    } else if a.worker.is_some() {
+        "--worker"
+    } else {
+        return Ok(()); // --exec, or no mode at all (reported later)
+    };
+    if a.shell {
+        return Err(UsageError(format!(
+            "--shell only applies to --exec, not to {mode}"
+        )));
+    }
+    Ok(())
 }
 
 /// `cluster-remote --exec` options that carry the job limits to the far side.
