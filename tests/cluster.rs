@@ -1,5 +1,6 @@
 //! `childproc cluster`: every job exactly once, real parallelism, ordering, failure policy.
 
+use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -235,7 +236,133 @@ fn joblog_has_gnu_parallel_columns() {
     let failed = rows.iter().find(|r| r[0] == "2").expect("row for job 2");
     assert_eq!(failed[1], ":");
     assert_eq!(failed[6], "4");
-    assert_eq!(failed[8], "sh -c exit $0 4");
+    assert_eq!(failed[8], "sh -c 'exit $0' 4");
+}
+
+/// The joblog columns that do not depend on timing: Seq, Host, Send, Receive, Exitval,
+/// Signal, Command — and JobRuntime's `%10.3f` shape.
+fn joblog_rows(path: &std::path::Path) -> Vec<Vec<String>> {
+    let text = std::fs::read(path).unwrap();
+    let text = String::from_utf8_lossy(&text);
+    let mut rows: Vec<Vec<String>> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            assert_eq!(cols.len(), 9, "{l:?}");
+            let rt = cols[3];
+            assert!(
+                rt.len() >= 10 && rt.trim_start().split('.').nth(1).map(str::len) == Some(3),
+                "JobRuntime as %10.3f: {rt:?}"
+            );
+            let mut keep: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+            keep.drain(2..4); // Starttime, JobRuntime
+            keep
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn joblog_columns_mean_what_gnu_parallel_means() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.tsv");
+    // stdout and stderr (only stdout counts as received), exit codes, a signal the job got from
+    // elsewhere (Exitval 0, Signal 15), inputs that need quoting.
+    let template =
+        r#"sh -c 'echo "$0"; echo to-stderr >&2; case $0 in x) exit 3;; k) kill -TERM $$;; esac'"#;
+    let inputs = ["a b", "it's", "x", "k", "plain"];
+    let out = cp()
+        .args(["cluster", "-w", "2", "--joblog"])
+        .arg(&log)
+        .args(["--exec", template])
+        .args(inputs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let mut rows = joblog_rows(&log);
+    let want = |seq: &str, recv: &str, exit: &str, sig: &str, quoted: &str| -> Vec<String> {
+        [
+            seq,
+            ":",
+            "0",
+            recv,
+            exit,
+            sig,
+            &format!("{template} {quoted}"),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let mut expected = vec![
+        want("1", "4", "0", "0", "'a b'"),
+        want("2", "5", "0", "0", r#"'it'"'"'s'"#),
+        want("3", "2", "3", "0", "x"),
+        want("4", "2", "0", "15", "k"),
+        want("5", "6", "0", "0", "plain"),
+    ];
+    expected.sort();
+    rows.sort();
+    assert_eq!(rows, expected);
+
+    // GNU parallel itself writes the same columns for the same jobs.
+    let gnu_log = dir.path().join("gnu.tsv");
+    let gnu = std::process::Command::new("parallel")
+        .args(["--will-cite", "-j", "2", "--joblog"])
+        .arg(&gnu_log)
+        .arg(template)
+        .arg(":::")
+        .args(inputs)
+        .output()
+        .expect("GNU parallel (installed by .ci/run)");
+    assert_eq!(gnu.status.code(), Some(2), "{}", text(&gnu.stderr));
+    assert_eq!(joblog_rows(&gnu_log), expected);
+}
+
+#[test]
+fn joblog_command_of_a_shell_job_is_the_line_as_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.tsv");
+    cp().args(["cluster", "--joblog"])
+        .arg(&log)
+        .args(["--shell", "--exec", "echo {} >&2; echo x", "a b"])
+        .assert()
+        .code(0);
+    let rows = joblog_rows(&log);
+    assert_eq!(rows[0][6], "echo 'a b' >&2; echo x");
+    assert_eq!(rows[0][3], "2", "Receive counts stdout only");
+}
+
+#[test]
+fn joblog_exitval_is_minus_one_only_for_jobs_childproc_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.tsv");
+    cp().args(["cluster", "--job-timeout", "200ms", "--joblog"])
+        .arg(&log)
+        .args(["--exec", "sleep", "30"])
+        .assert()
+        .code(1);
+    let rows = joblog_rows(&log);
+    assert_eq!((rows[0][4].as_str(), rows[0][5].as_str()), ("-1", "15"));
+}
+
+#[test]
+fn shell_jobs_get_their_input_byte_for_byte() {
+    for shell in [true, false] {
+        let mut cmd = cp();
+        cmd.arg("cluster");
+        if shell {
+            cmd.arg("--shell");
+        }
+        let out = cmd
+            .args(["--exec", "printf %s {}"])
+            .arg(std::ffi::OsStr::from_bytes(b"\xff\xfeA"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(out.stdout, b"\xff\xfeA", "--shell {shell}");
+    }
 }
 
 #[test]

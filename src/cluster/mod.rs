@@ -10,6 +10,7 @@
 //! thread that spawned a child.
 
 pub mod launch;
+pub mod quote;
 pub mod remote;
 pub mod report;
 pub mod role;
@@ -19,7 +20,7 @@ pub mod worker;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::BufRead;
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Condvar, Mutex};
@@ -59,11 +60,44 @@ pub struct JobResult {
     pub attempts: u32,
     pub started: SystemTime,
     pub duration: Duration,
-    pub exit_code: i32,
-    pub signal: i32,
-    pub command: String,
+    pub ended: Ended,
+    /// The joblog's `Command` (bytes: an input need not be UTF-8).
+    pub command: Vec<u8>,
     /// Where it ran: `:` for this machine, else the host (or Slurm node) name.
     pub host: Arc<str>,
+}
+
+/// The joblog's `Exitval` and `Signal` of a job, with GNU parallel's meanings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    pub exit: i32,
+    pub signal: i32,
+}
+
+impl Ended {
+    pub const OK: Ended = Ended { exit: 0, signal: 0 };
+
+    /// Failed without a process status of its own (a task's error reply).
+    pub const FAILED: Ended = Ended { exit: 1, signal: 0 };
+
+    /// childproc itself ended the job (timeout, halt, interruption) or never ran it: Exitval
+    /// -1, with the signal the job died of, if any.
+    pub fn stopped(signal: i32) -> Ended {
+        Ended { exit: -1, signal }
+    }
+
+    /// A process status: a job killed by a signal it was not sent by us has Exitval 0.
+    pub fn of(status: Status, we_stopped_it: bool) -> Ended {
+        let signal = match status {
+            Status::Signaled(n) => n,
+            Status::Exited(_) => 0,
+        };
+        match status {
+            _ if we_stopped_it => Ended::stopped(signal),
+            Status::Exited(c) => Ended { exit: c, signal: 0 },
+            Status::Signaled(n) => Ended { exit: 0, signal: n },
+        }
+    }
 }
 
 /// How jobs are run.
@@ -584,9 +618,8 @@ fn not_run(slot: usize, job: Job, why: &str) -> JobResult {
         attempts: 0,
         started: SystemTime::now(),
         duration: Duration::ZERO,
-        exit_code: -1,
-        signal: 0,
-        command: String::new(),
+        ended: Ended::stopped(0),
+        command: Vec::new(),
         // Never ran anywhere.
         host: Arc::from("-"),
     }
@@ -755,9 +788,9 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
         mark: Instant::now(),
     };
     let command = match &shared.mode {
-        Mode::Task(t) => format!("task {}", t.name()),
-        Mode::Worker(argv) => argv.join(" "),
-        Mode::Exec { .. } => String::new(),
+        Mode::Task(t) => format!("task {}", t.name()).into_bytes(),
+        Mode::Worker(argv) => quote::join(argv.iter().map(String::as_bytes)),
+        Mode::Exec { .. } => Vec::new(),
     };
     let mut current: Option<IpcWorker> = None;
     let mut answered_since_start = 0u64;
@@ -779,7 +812,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                   output: Vec<u8>,
                   error: Option<String>,
                   pid: i32,
-                  signal: i32,
+                  ended: Ended,
                   host: &Arc<str>| {
         JobResult {
             seq: e.job.seq,
@@ -793,8 +826,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
             attempts: e.attempts.max(1),
             started: e.wall,
             duration: e.began.elapsed(),
-            exit_code: i32::from(!ok),
-            signal,
+            ended,
             command: command.clone(),
             host: Arc::clone(host),
         }
@@ -823,7 +855,15 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
             for e in inflight.drain(..).chain(ready.drain(..)) {
                 report(
                     shared,
-                    finish(e, false, Vec::new(), Some(why.clone()), 0, 0, &host),
+                    finish(
+                        e,
+                        false,
+                        Vec::new(),
+                        Some(why.clone()),
+                        0,
+                        Ended::stopped(0),
+                        &host,
+                    ),
                 );
             }
             if shared.dead_slots.load(Ordering::SeqCst) < shared.workers {
@@ -833,7 +873,15 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 let why = format!("not run: no worker left ({why})");
                 report(
                     shared,
-                    finish(new_entry(job), false, Vec::new(), Some(why), 0, 0, &host),
+                    finish(
+                        new_entry(job),
+                        false,
+                        Vec::new(),
+                        Some(why),
+                        0,
+                        Ended::stopped(0),
+                        &host,
+                    ),
                 );
             }
             break;
@@ -901,9 +949,10 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 let r = match &shared.mode {
                     Mode::Task(_) => {
                         let (ok, output, error) = task_reply(&m);
-                        finish(e, ok, output, error, pid, 0, &host)
+                        let ended = if ok { Ended::OK } else { Ended::FAILED };
+                        finish(e, ok, output, error, pid, ended, &host)
                     }
-                    _ => finish(e, true, m, None, pid, 0, &host),
+                    _ => finish(e, true, m, None, pid, Ended::OK, &host),
                 };
                 report(shared, r);
             }
@@ -923,7 +972,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                             Vec::new(),
                             Some(why.into()),
                             pid,
-                            libc::SIGKILL,
+                            Ended::stopped(libc::SIGKILL),
                             &host,
                         ),
                     );
@@ -938,7 +987,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                             Vec::new(),
                             Some("not run: the run was stopped".into()),
                             0,
-                            0,
+                            Ended::stopped(0),
                             &host,
                         ),
                     );
@@ -964,7 +1013,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 if let Some(w) = current.take() {
                     add_remote_cpu(shared, &w);
                 }
-                let (why, signal) = match failure {
+                let (why, ended) = match failure {
                     Reply::Died(status) => {
                         let how = describe(status);
                         if answered_since_start == 0 {
@@ -983,18 +1032,17 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                                 ));
                             }
                         }
-                        let sig = match status {
-                            Some(Status::Signaled(n)) => n,
-                            _ => 0,
-                        };
-                        (format!("worker {pid} {how} while running the job"), sig)
+                        (
+                            format!("worker {pid} {how} while running the job"),
+                            worker_died(status),
+                        )
                     }
                     _ => (
                         format!(
                             "timed out after {}",
                             humantime::format_duration(shared.job_timeout.unwrap_or_default())
                         ),
-                        0,
+                        Ended::stopped(libc::SIGKILL),
                     ),
                 };
                 // The front job was running; the others never started and go back unharmed.
@@ -1005,7 +1053,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                     if e.attempts > shared.retries || gave_up.is_some() {
                         report(
                             shared,
-                            finish(e, false, Vec::new(), Some(why), pid, signal, &host),
+                            finish(e, false, Vec::new(), Some(why), pid, ended, &host),
                         );
                     } else {
                         error_line(&format!(
@@ -1067,6 +1115,15 @@ fn task_reply(m: &[u8]) -> (bool, Vec<u8>, Option<String>) {
     }
 }
 
+/// The `Ended` of a job whose worker died while running it: the worker's own status (a clean
+/// exit still failed the job, so it is not written as 0).
+fn worker_died(status: Option<Status>) -> Ended {
+    match status {
+        Some(Status::Exited(0)) | None => Ended::FAILED,
+        Some(st) => Ended::of(st, false),
+    }
+}
+
 fn describe(status: Option<Status>) -> String {
     match status {
         Some(Status::Exited(c)) => format!("exited with code {c}"),
@@ -1079,33 +1136,19 @@ fn describe(status: Option<Status>) -> String {
 }
 
 /// Build the argv of an `--exec` job: `{}` replaced by the input as one literal argument
-/// (appended when absent); with `--shell`, the input is shell-quoted into `sh -c`.
+/// (appended when absent); with `--shell`, the input is shell-quoted into `sh -c`, byte for
+/// byte.
 fn exec_argv(template: &[String], shell: bool, input: &[u8]) -> Vec<OsString> {
     if shell {
-        let quoted = shell_words::quote(&String::from_utf8_lossy(input)).into_owned();
-        let mut line = template.join(" ");
-        if line.contains("{}") {
-            line = line.replace("{}", &quoted);
-        } else {
-            line.push(' ');
-            line.push_str(&quoted);
-        }
-        return vec!["/bin/sh".into(), "-c".into(), line.into()];
+        let line = substitute(&template.join(" "), &quote::quote(input), true);
+        return vec!["/bin/sh".into(), "-c".into(), OsString::from_vec(line)];
     }
     let mut out = Vec::with_capacity(template.len() + 1);
     let mut substituted = false;
     for part in template {
         if part.contains("{}") {
             substituted = true;
-            let mut bytes = Vec::new();
-            let mut rest = part.as_str();
-            while let Some(i) = rest.find("{}") {
-                bytes.extend_from_slice(&rest.as_bytes()[..i]);
-                bytes.extend_from_slice(input);
-                rest = &rest[i + 2..];
-            }
-            bytes.extend_from_slice(rest.as_bytes());
-            out.push(OsString::from_vec(bytes));
+            out.push(OsString::from_vec(substitute(part, input, false)));
         } else {
             out.push(OsString::from(part));
         }
@@ -1114,6 +1157,35 @@ fn exec_argv(template: &[String], shell: bool, input: &[u8]) -> Vec<OsString> {
         out.push(OsString::from_vec(input.to_vec()));
     }
     out
+}
+
+/// `text` with every `{}` replaced by `with`; when there is none and `append`, `with` is
+/// added after a space.
+fn substitute(text: &str, with: &[u8], append: bool) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(text.len() + with.len() + 1);
+    let mut rest = text;
+    let mut found = false;
+    while let Some(i) = rest.find("{}") {
+        found = true;
+        bytes.extend_from_slice(&rest.as_bytes()[..i]);
+        bytes.extend_from_slice(with);
+        rest = &rest[i + 2..];
+    }
+    bytes.extend_from_slice(rest.as_bytes());
+    if !found && append {
+        bytes.push(b' ');
+        bytes.extend_from_slice(with);
+    }
+    bytes
+}
+
+/// The joblog's `Command`: what a shell would read to run the same job — the argv quoted, or
+/// with `--shell` the line handed to the shell (no `/bin/sh -c` in front).
+fn command_line(argv: &[OsString], shell: bool) -> Vec<u8> {
+    match argv {
+        [_, _, line] if shell => line.as_bytes().to_vec(),
+        _ => quote::join(argv.iter().map(|a| a.as_bytes())),
+    }
 }
 
 /// One try of an `--exec` job, wherever it ran.
@@ -1234,11 +1306,7 @@ fn run_exec_job(
     job: Job,
 ) -> Result<JobResult, (Job, Lost)> {
     let argv = exec_argv(template, shell, &job.input);
-    let command = argv
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let command = command_line(&argv, shell);
     let began = Instant::now();
     let wall = SystemTime::now();
     let mut host = Arc::clone(&launcher.state().label);
@@ -1269,18 +1337,17 @@ fn run_exec_job(
                     attempts,
                     started: wall,
                     duration: began.elapsed(),
-                    exit_code: code,
-                    signal: 0,
+                    ended: Ended {
+                        exit: code,
+                        signal: 0,
+                    },
                     command,
                     host,
                 });
             }
         };
-        let (exit_code, signal) = match a.status {
-            Status::Exited(c) => (c, 0),
-            Status::Signaled(n) => (-1, n),
-        };
-        let crashed = a.timed_out || (signal != 0 && !a.cancelled);
+        let ended = Ended::of(a.status, a.timed_out || a.cancelled);
+        let crashed = a.timed_out || (ended.signal != 0 && !a.cancelled);
         if crashed && attempts <= shared.retries && !shared.stop.load(Ordering::SeqCst) {
             error_line(&format!(
                 "job {} {}; retrying (attempt {})",
@@ -1319,8 +1386,7 @@ fn run_exec_job(
             attempts,
             started: wall,
             duration: began.elapsed(),
-            exit_code,
-            signal,
+            ended,
             command,
             host,
         });

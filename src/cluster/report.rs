@@ -256,18 +256,26 @@ impl Reporter {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        let _ = writeln!(
+        // GNU parallel's columns and formats; Send is 0 (jobs get no stdin), Receive counts
+        // stdout bytes only.
+        let _ = write!(
             j,
-            "{}\t{}\t{:.3}\t{:.3}\t0\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{:.3}\t{:10.3}\t0\t{}\t{}\t{}\t",
             r.seq,
             r.host.replace(['\t', '\n'], " "),
             start,
             r.duration.as_secs_f64(),
-            r.output.len() + r.stderr.len(),
-            r.exit_code,
-            r.signal,
-            r.command.replace(['\t', '\n'], " "),
+            r.output.len(),
+            r.ended.exit,
+            r.ended.signal,
         );
+        let command: Vec<u8> = r
+            .command
+            .iter()
+            .map(|&b| if b == b'\t' || b == b'\n' { b' ' } else { b })
+            .collect();
+        let _ = j.write_all(&command);
+        let _ = j.write_all(b"\n");
     }
 
     /// Flush everything and print the summary line on stderr.
