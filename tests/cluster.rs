@@ -1134,3 +1134,41 @@ fn options_of_another_mode_are_usage_errors() {
     let err = assert_one_line_error(&out, 125);
     assert!(err.contains("--remote-childproc"), "{err}");
 }
+
+#[test]
+fn a_joblog_that_cannot_be_written_is_an_error() {
+    // Not even the header fits: nothing runs, one line, 125.
+    let out = cp()
+        .args([
+            "cluster",
+            "--joblog",
+            "/dev/full",
+            "--exec",
+            "echo",
+            "1",
+            "2",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, 125);
+    assert!(err.contains("--joblog"), "{err}");
+
+    // A disk that fills up during the run (a 1 KiB file size limit; SIGXFSZ ignored so the
+    // write fails with EFBIG): the first row that does not fit stops the run.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.tsv");
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 1; exec {} cluster -w 2 --joblog {} --exec echo $(seq 1 300)",
+        sh_quote(bin().to_str().unwrap()),
+        sh_quote(log.to_str().unwrap())
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("--joblog: cannot write"), "{err}");
+    assert!(lines(&out.stdout).len() < 300, "the run was stopped: {err}");
+}

@@ -468,6 +468,10 @@ pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
         ));
         return Ok(Exit::Failure);
     }
+    if let Some(e) = reporter.joblog_error() {
+        error_line(&format!("{e}; the run was stopped"));
+        return Ok(Exit::Failure);
+    }
     if let Some(sig) = interrupted {
         return Ok(Exit::Signal(sig));
     }
@@ -688,9 +692,10 @@ fn report(shared: &Shared, r: JobResult) {
             Err(poisoned) => poisoned.into_inner(),
         };
         rep.job(r);
-        rep.output_error().is_some()
+        rep.broken()
     };
-    // Results have nowhere to go: stop the run (the main thread says how it ends).
+    // Results or the joblog have nowhere to go: stop the run (the main thread says how it
+    // ends).
     if out_gone && !shared.stop.swap(true, Ordering::SeqCst) {
         signals::cancel_all();
     }
