@@ -1172,3 +1172,61 @@ fn a_joblog_that_cannot_be_written_is_an_error() {
     assert!(err.contains("--joblog: cannot write"), "{err}");
     assert!(lines(&out.stdout).len() < 300, "the run was stopped: {err}");
 }
+
+#[test]
+fn retries_cover_every_failure_as_in_gnu_parallel() {
+    // Fails the first time, succeeds the second (a counter file per job).
+    let dir = tempfile::tempdir().unwrap();
+    let counter = dir.path().join("count");
+    let flaky =
+        r#"sh -c 'n=$(cat "$0" 2>/dev/null || echo 0); echo $((n+1)) >"$0"; [ "$n" -ge 1 ]'"#;
+    let out = cp()
+        .args(["cluster", "--json", "--retries", "1", "--exec", flaky])
+        .arg(&counter)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rec = json_of(&out);
+    assert_eq!(
+        (rec["ok"].clone(), rec["attempts"].clone()),
+        (true.into(), 2.into())
+    );
+    assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "2");
+
+    // Always failing: N+1 attempts, then reported failed.
+    let out = cp()
+        .args([
+            "cluster",
+            "--json",
+            "--retries",
+            "2",
+            "--exec",
+            "sh -c 'exit 3'",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let rec = json_of(&out);
+    assert_eq!(
+        (rec["ok"].clone(), rec["attempts"].clone()),
+        (false.into(), 3.into())
+    );
+    assert_eq!(rec["error"], "exited with code 3");
+
+    // A task's error reply is a failure like any other.
+    let out = cp()
+        .args([
+            "cluster",
+            "--json",
+            "--retries",
+            "2",
+            "--task",
+            "fib",
+            "abc",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_of(&out)["attempts"], 3);
+}

@@ -163,6 +163,8 @@ pub struct Running {
     stdin: Option<(OwnedFd, Vec<u8>)>,
     /// The terminal was handed to the child's group and must be taken back.
     took_tty: bool,
+    /// The child's entry in the guard's table, released once its group is gone.
+    guard: Option<guard::Slot>,
 }
 
 impl Running {
@@ -404,8 +406,16 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
             .chain(std::iter::once(std::ptr::null()))
             .collect::<Vec<_>>()
     };
+    let guard_slot = if spec.guarded { guard::reserve() } else { None };
+    let path = cstr(exe.as_os_str().as_bytes(), "the program path")?;
+    let sh_argv: Vec<*const libc::c_char> = [launch::SHELL.as_ptr(), path.as_ptr()]
+        .into_iter()
+        .chain(args[1..].iter().map(|c| c.as_ptr()))
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
     let plan = launch::Plan {
-        path: cstr(exe.as_os_str().as_bytes(), "the program path")?,
+        path,
+        sh_argv,
         argv: ptrs(&args),
         envp: ptrs(&env),
         cwd: match spec.cwd {
@@ -418,7 +428,9 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
         // SAFETY: getpid is always safe.
         parent: unsafe { libc::getpid() },
         // Its group (pgid = pid) dies with us even if we are SIGKILLed.
-        guard: if spec.guarded { guard::fd() } else { -1 },
+        guard: guard_slot
+            .as_ref()
+            .map_or(std::ptr::null(), guard::Slot::cell),
         death_signal: spec.death_signal,
         _args: args,
         _env: env,
@@ -429,12 +441,11 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
     let started = Instant::now();
     let (pid, pidfd) = match launch::launch(&plan) {
         Ok(ok) => ok,
-        Err((e, "execve")) => return Err(exec_error(&spec.program, e)),
         Err((e, step)) => {
-            return Err(SpawnError::Io {
-                what: format!("cannot start {} ({step})", spec.program.to_string_lossy()),
-                source: e,
-            });
+            if let Some(slot) = guard_slot {
+                guard::release(slot);
+            }
+            return Err(launch_error(&spec.program, e, step));
         }
     };
     drop(keep); // our copies of the child's ends: EOF on the pipes depends on closing them
@@ -455,6 +466,7 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
         stderr: stderr_pipe,
         stdin: stdin_feed,
         took_tty: take_tty,
+        guard: guard_slot,
     })
 }
 
@@ -479,6 +491,16 @@ fn child_environment(spec: &Spec) -> Vec<Vec<u8>> {
             kv
         })
         .collect()
+}
+
+fn launch_error(program: &OsString, e: std::io::Error, step: &str) -> SpawnError {
+    if step == "execve" {
+        return exec_error(program, e);
+    }
+    SpawnError::Io {
+        what: format!("cannot start {} ({step})", program.to_string_lossy()),
+        source: e,
+    }
 }
 
 fn exec_error(program: &OsString, e: std::io::Error) -> SpawnError {
@@ -509,6 +531,15 @@ impl SpawnError {
     }
 }
 
+impl Running {
+    /// The group is gone (its leader reaped): the guard need not kill it any more.
+    fn release_guard(&mut self) {
+        if let Some(slot) = self.guard.take() {
+            guard::release(slot);
+        }
+    }
+}
+
 /// For children that are driven by someone else's loop (cluster's persistent workers): the
 /// same race-free rules, without [`supervise`].
 impl Running {
@@ -523,7 +554,7 @@ impl Running {
     }
 
     /// Wait up to `grace` for the child to exit on its own, then SIGKILL its group; reap it.
-    pub fn finish(self, grace: Duration) -> Status {
+    pub fn finish(mut self, grace: Duration) -> Status {
         let now = Instant::now();
         let deadline = now.checked_add(grace).unwrap_or(now);
         let mut killed = false;
@@ -532,7 +563,7 @@ impl Running {
                 // Take any stragglers of the group down with it before the PGID is freed.
                 self.signal_group(libc::SIGKILL);
                 let st = supervise::reap(self.pid, true).unwrap_or(st);
-                guard::unregister(self.pid);
+                self.release_guard();
                 return st;
             }
             let now = Instant::now();
