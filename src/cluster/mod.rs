@@ -954,6 +954,11 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 let r = match &shared.mode {
                     Mode::Task(_) => {
                         let (ok, output, error) = task_reply(&m);
+                        let why = error.as_deref().unwrap_or("unknown error");
+                        if !ok && retry(shared, e.job.seq, e.attempts, why) {
+                            ready.push_back(e);
+                            continue;
+                        }
                         let ended = if ok { Ended::OK } else { Ended::FAILED };
                         finish(e, ok, output, error, pid, ended, &host)
                     }
@@ -1055,18 +1060,13 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 if !rest.is_empty() {
                     let mut e = rest.remove(0);
                     e.attempts += 1;
-                    if e.attempts > shared.retries || gave_up.is_some() {
+                    if gave_up.is_none() && retry(shared, e.job.seq, e.attempts, &why) {
+                        ready.push_back(e);
+                    } else {
                         report(
                             shared,
                             finish(e, false, Vec::new(), Some(why), pid, ended, &host),
                         );
-                    } else {
-                        error_line(&format!(
-                            "job {}: {why}; retrying (attempt {})",
-                            e.job.seq,
-                            e.attempts + 1
-                        ));
-                        ready.push_back(e);
                     }
                 }
                 for e in rest.into_iter().rev() {
@@ -1118,6 +1118,19 @@ fn task_reply(m: &[u8]) -> (bool, Vec<u8>, Option<String>) {
             Some("malformed reply from task worker".into()),
         ),
     }
+}
+
+/// Whether a job that failed after `attempts` tries gets another (`--retries`; none once the
+/// run is stopping), saying so on stderr.
+fn retry(shared: &Shared, seq: u64, attempts: u32, why: &str) -> bool {
+    if attempts > shared.retries || shared.stop.load(Ordering::SeqCst) {
+        return false;
+    }
+    error_line(&format!(
+        "job {seq} failed: {why}; retrying (attempt {})",
+        attempts + 1
+    ));
+    true
 }
 
 /// The `Ended` of a job whose worker died while running it: the worker's own status (a clean
@@ -1299,8 +1312,86 @@ fn attempt_remote(
     }
 }
 
-/// Run one `--exec` job to its end, with retries. `Err` hands the job back: its host
-/// connection failed (the reason says how).
+/// How one try of an `--exec` job ended, in the terms of its report.
+struct Tried {
+    ok: bool,
+    error: Option<String>,
+    ended: Ended,
+    pid: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// Killed because the run is being stopped: never retried.
+    cancelled: bool,
+}
+
+impl Tried {
+    fn not_started(msg: String, code: i32) -> Tried {
+        Tried {
+            ok: false,
+            error: Some(msg),
+            ended: Ended { exit: code, signal: 0 },
+            pid: None,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            cancelled: false,
+        }
+    }
+
+    fn ran(a: Attempt, job_timeout: Option<Duration>) -> Tried {
+        let ok = !a.timed_out && a.status == Status::Exited(0);
+        let error = if ok {
+            None
+        } else if a.timed_out {
+            Some(format!(
+                "timed out after {}",
+                humantime::format_duration(job_timeout.unwrap_or_default())
+            ))
+        } else if a.cancelled {
+            Some("killed: the run was stopped".into())
+        } else {
+            Some(describe(Some(a.status)))
+        };
+        Tried {
+            ok,
+            error,
+            ended: Ended::of(a.status, a.timed_out || a.cancelled),
+            pid: Some(a.pid).filter(|&p| p > 0),
+            stdout: a.stdout,
+            stderr: a.stderr,
+            cancelled: a.cancelled,
+        }
+    }
+}
+
+/// One try of an `--exec` job, here or on the slot's host; also where it ran.
+fn try_exec(
+    shared: &Shared,
+    launcher: &dyn Launcher,
+    server: &mut Option<IpcWorker>,
+    argv: &[OsString],
+) -> (Result<Tried, Lost>, Arc<str>) {
+    let tried = if launcher.runs_here() {
+        attempt_here(argv, &shared.limits)
+            .map_err(|e| RemoteEnd::Spawn(e.to_string(), i32::from(e.exit().code())))
+    } else {
+        attempt_remote(shared, launcher, server, argv)
+    };
+    let host = if launcher.runs_here() {
+        Arc::clone(&launcher.state().label)
+    } else {
+        launcher.host_of(server.as_ref().and_then(|w| w.remote_host()))
+    };
+    let tried = match tried {
+        Ok(a) => Ok(Tried::ran(a, shared.job_timeout)),
+        Err(RemoteEnd::Spawn(msg, code)) => Ok(Tried::not_started(msg, code)),
+        Err(RemoteEnd::Lost(lost)) => Err(lost),
+    };
+    (tried, host)
+}
+
+/// Run one `--exec` job to its end, retrying any failure up to `--retries` times (as GNU
+/// parallel does: a non-zero exit too). `Err` hands the job back: its host connection failed
+/// (the reason says how).
 fn run_exec_job(
     slot: usize,
     shared: &Shared,
@@ -1314,84 +1405,30 @@ fn run_exec_job(
     let command = command_line(&argv, shell);
     let began = Instant::now();
     let wall = SystemTime::now();
-    let mut host = Arc::clone(&launcher.state().label);
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let tried = if launcher.runs_here() {
-            attempt_here(&argv, &shared.limits)
-                .map_err(|e| RemoteEnd::Spawn(e.to_string(), i32::from(e.exit().code())))
-        } else {
-            let t = attempt_remote(shared, launcher, server, &argv);
-            host = launcher.host_of(server.as_ref().and_then(|w| w.remote_host()));
-            t
+        let (t, host) = match try_exec(shared, launcher, server, &argv) {
+            (Ok(t), host) => (t, host),
+            (Err(lost), _) => return Err((job, lost)),
         };
-        let a = match tried {
-            Ok(a) => a,
-            Err(RemoteEnd::Lost(lost)) => return Err((job, lost)),
-            Err(RemoteEnd::Spawn(msg, code)) => {
-                return Ok(JobResult {
-                    seq: job.seq,
-                    input: job.input,
-                    ok: false,
-                    output: Vec::new(),
-                    stderr: Vec::new(),
-                    error: Some(msg),
-                    worker: slot,
-                    pid: 0,
-                    attempts,
-                    started: wall,
-                    duration: began.elapsed(),
-                    ended: Ended {
-                        exit: code,
-                        signal: 0,
-                    },
-                    command,
-                    host,
-                });
-            }
-        };
-        let ended = Ended::of(a.status, a.timed_out || a.cancelled);
-        let crashed = a.timed_out || (ended.signal != 0 && !a.cancelled);
-        if crashed && attempts <= shared.retries && !shared.stop.load(Ordering::SeqCst) {
-            error_line(&format!(
-                "job {} {}; retrying (attempt {})",
-                job.seq,
-                if a.timed_out {
-                    "timed out".to_string()
-                } else {
-                    describe(Some(a.status))
-                },
-                attempts + 1
-            ));
+        let why = t.error.as_deref().unwrap_or("unknown error");
+        if !t.ok && !t.cancelled && retry(shared, job.seq, attempts, why) {
             continue;
         }
-        let ok = !a.timed_out && a.status == Status::Exited(0);
-        let error = if ok {
-            None
-        } else if a.timed_out {
-            Some(format!(
-                "timed out after {}",
-                humantime::format_duration(shared.job_timeout.unwrap_or_default())
-            ))
-        } else if a.cancelled {
-            Some("killed: the run was stopped".into())
-        } else {
-            Some(describe(Some(a.status)))
-        };
         return Ok(JobResult {
             seq: job.seq,
             input: job.input,
-            ok,
-            output: a.stdout,
-            stderr: a.stderr,
-            error,
+            ok: t.ok,
+            output: t.stdout,
+            stderr: t.stderr,
+            error: t.error,
             worker: slot,
-            pid: a.pid,
+            pid: t.pid.unwrap_or(0),
             attempts,
             started: wall,
             duration: began.elapsed(),
-            ended,
+            ended: t.ended,
             command,
             host,
         });

@@ -2,127 +2,72 @@
 //! process groups it was running.
 //!
 //! `PR_SET_PDEATHSIG` reaches only our direct children; what they started in the background
-//! (`sh -c 'sleep 100 & sleep 100'`) would be orphaned. So at the first spawn we map a table of
-//! live process groups in memory shared with a forked guard. A child stores its own group id
-//! (= its pid) into the slot its parent reserved for it, after `setpgid` and before `execve`
-//! (it still shares our memory then, `CLONE_VM`), so there is no instant in which a SIGKILL to
-//! us would orphan it; the slot is cleared once its leader is reaped. The guard sleeps on a
-//! pidfd of childproc and reads the table only when childproc has died: it SIGKILLs every group
-//! still listed, then exits.
-//!
-//! Why a shared table: the first guard took a registration write before every `execve`, an
-//! unregistration write at every reap and a wake-up of the guard for each, about 35 µs per job
-//! on this 2-core machine (`cluster --exec` of a libc-free `true`: 1.05× a C vfork loop before
-//! the guard, 1.25–1.50× with it). A store into shared memory costs nothing measurable, and the
-//! guard stays asleep for the whole run (`bench/cluster.sh`, docs/ARCHITECTURE.md).
-//!
-//! Trust: the table is reachable only through our own memory. No descriptor of it exists (the
-//! mapping is anonymous) and the guard has no pipe a child could reopen through
-//! `/proc/<pid>/fd`; a child writes its slot only before it execs, while it runs our code.
-//! The guard never acts on group 0 or 1, on a negative id, or on its own or childproc's group.
+//! (`sh -c 'sleep 100 & sleep 100'`) would be orphaned. So at the first spawn we fork a guard
+//! that reads process-group ids over a pipe: each child writes its own (= its pid) there after
+//! `setpgid` and before exec, and we write its negation once its leader is reaped. When its end of the pipe reaches
+//! EOF without the groups having been unregistered — we were killed — it sends SIGKILL to each
+//! group still registered, then exits. A group is unregistered when its leader is reaped (by
+//! then every straggler of a stopped run has been killed), so after a normal run nothing is
+//! left to kill and nothing is.
 //!
 //! The guard is forked from a possibly multi-threaded process, so it only makes
 //! async-signal-safe system calls and never allocates. It leaves our process group (a Ctrl-C
 //! at the terminal is not for it), ignores the usual stop signals, and keeps no descriptor but
-//! the pidfd, so it never holds one of our pipes open.
+//! its pipe, so it never holds one of our pipes open.
 
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::OnceLock;
 
-/// How many groups may be guarded at once (cluster: one per slot, plus a few). A spawn beyond
-/// that runs unguarded (its direct child still dies with us, by `PR_SET_PDEATHSIG`).
+/// How many groups may be registered at once (cluster: one per slot, plus a few).
 const CAPACITY: usize = 8192;
 
-/// The shared table and the free slots in it.
-struct Table {
-    slots: &'static [AtomicI32],
-    free: Mutex<Vec<u32>>,
+/// Our end of the guard's pipe, set once at the first spawn (`None` inside if the guard could
+/// not start). Read on every spawn and reap, so no lock: it never changes afterwards.
+static GUARD: OnceLock<Option<OwnedFd>> = OnceLock::new();
+
+/// The guard's pipe (started on first use), for a child to register its own group before it
+/// execs; -1 if the guard could not be started.
+pub fn fd() -> RawFd {
+    GUARD
+        .get_or_init(start)
+        .as_ref()
+        .map_or(-1, AsRawFd::as_raw_fd)
 }
 
-/// Set once, at the first spawn (`None` inside if the guard could not start).
-static TABLE: OnceLock<Option<Table>> = OnceLock::new();
-
-/// One reserved entry of the table: the child stores its group id through [`Slot::cell`]
-/// before exec, and [`release`] clears it once the group is gone.
-#[derive(Debug)]
-pub struct Slot(u32);
-
-impl Slot {
-    /// The entry the child writes its pid to (it shares our memory until it execs).
-    pub fn cell(&self) -> *const AtomicI32 {
-        table().map_or(std::ptr::null(), |t| &t.slots[self.0 as usize] as *const _)
+/// Group `pgid` is over (its leader is reaped): nothing to do for it any more.
+pub fn unregister(pgid: i32) {
+    if let Some(Some(fd)) = GUARD.get() {
+        let b = (-pgid).to_ne_bytes();
+        // SAFETY: writing 4 bytes from a local buffer to our own pipe. A 4-byte write to a
+        // pipe is atomic; if the guard is gone (EPIPE) there is nothing left to do.
+        unsafe { libc::write(fd.as_raw_fd(), b.as_ptr().cast(), b.len()) };
     }
 }
 
-fn table() -> Option<&'static Table> {
-    TABLE.get_or_init(start).as_ref()
-}
-
-/// Reserve an entry for a child about to start; `None` when there is no guard or no room.
-pub fn reserve() -> Option<Slot> {
-    let t = table()?;
-    let i = t.free.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
-    Some(Slot(i))
-}
-
-/// The slot's group is over (its leader is reaped, or it never started): forget it.
-pub fn release(slot: Slot) {
-    if let Some(Some(t)) = TABLE.get() {
-        t.slots[slot.0 as usize].store(0, Ordering::Release);
-        t.free
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(slot.0);
-    }
-}
-
-fn start() -> Option<Table> {
-    let bytes = CAPACITY * std::mem::size_of::<AtomicI32>();
-    // SAFETY: a fresh anonymous shared mapping, checked below; it is never unmapped, so the
-    // 'static slice over it stays valid.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            bytes,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return None;
-    }
-    // SAFETY: the mapping is zero-filled, aligned and `bytes` long; AtomicI32 has i32's layout.
-    let slots: &'static [AtomicI32] =
-        unsafe { std::slice::from_raw_parts(p as *const AtomicI32, CAPACITY) };
-    // SAFETY: getpid/getpgrp are always safe.
-    let (me, my_group) = unsafe { (libc::getpid(), libc::getpgrp()) };
+fn start() -> Option<OwnedFd> {
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok()?;
+    let read_fd = read.as_raw_fd();
     // SAFETY: fork in a possibly multi-threaded process; the child below only makes
-    // async-signal-safe calls on memory it owns or the shared table.
+    // async-signal-safe calls (close_range, dup2, setpgid, prctl, signal,
+    // read, kill, _exit) on memory it owns.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         // SAFETY: see above; never returns.
-        unsafe { guard_main(slots, me, my_group) }
+        unsafe { guard_main(read_fd) }
     }
-    if pid < 0 {
-        return None;
-    }
-    let free = (0..CAPACITY as u32).rev().collect();
-    Some(Table {
-        slots,
-        free: Mutex::new(free),
-    })
+    drop(read);
+    (pid > 0).then_some(write)
 }
 
-/// The guard's whole life: wait for childproc to die, then kill what it left.
+/// The guard's whole life.
 ///
 /// # Safety
-/// Only called in the freshly forked child, with `slots` the shared table.
-unsafe fn guard_main(slots: &[AtomicI32], parent: libc::pid_t, parent_group: libc::pid_t) -> ! {
+/// Only called in the freshly forked child, with `fd` the read end of the guard's pipe.
+unsafe fn guard_main(fd: i32) -> ! {
     unsafe {
-        // No descriptor of ours (or of our children) stays open here.
-        libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+        // Keep only the pipe, on fd 0: no descriptor of ours (or of our children) stays open.
+        libc::dup2(fd, 0);
+        libc::syscall(libc::SYS_close_range, 1u32, u32::MAX, 0u32);
         libc::setpgid(0, 0);
         // Named, so `ps -o comm` (and the tests) can tell it from the childproc it guards.
         libc::prctl(libc::PR_SET_NAME, c"childproc-guard".as_ptr());
@@ -138,52 +83,45 @@ unsafe fn guard_main(slots: &[AtomicI32], parent: libc::pid_t, parent_group: lib
         ] {
             libc::signal(sig, libc::SIG_IGN);
         }
-        wait_for_death(parent);
-        let own = libc::getpgrp();
-        for s in slots {
-            let g = s.load(Ordering::Acquire);
-            if g > 1 && g != own && g != parent_group {
-                libc::kill(-g, libc::SIGKILL);
+        let mut groups = [0i32; CAPACITY];
+        let mut n = 0usize;
+        let mut buf = [0u8; 4096];
+        let mut have = 0usize;
+        loop {
+            let r = libc::read(0, buf.as_mut_ptr().add(have).cast(), buf.len() - have);
+            if r == 0 {
+                break; // every write end is closed: childproc is gone
             }
+            if r < 0 {
+                if *libc::__errno_location() == libc::EINTR {
+                    continue;
+                }
+                break;
+            }
+            have += r as usize;
+            let whole = have - have % 4;
+            let mut i = 0;
+            while i < whole {
+                let v = i32::from_ne_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
+                if v > 0 {
+                    if n < CAPACITY {
+                        groups[n] = v;
+                        n += 1;
+                    }
+                } else if v < 0
+                    && let Some(k) = groups[..n].iter().position(|&g| g == -v)
+                {
+                    n -= 1;
+                    groups[k] = groups[n];
+                }
+                i += 4;
+            }
+            buf.copy_within(whole..have, 0);
+            have -= whole;
+        }
+        for &g in &groups[..n] {
+            libc::kill(-g, libc::SIGKILL);
         }
         libc::_exit(0);
-    }
-}
-
-/// Block until process `parent` has exited: on a pidfd where the kernel has them (5.3+),
-/// else by watching for our re-parenting.
-///
-/// # Safety
-/// Plain system calls only (async-signal-safe).
-unsafe fn wait_for_death(parent: libc::pid_t) {
-    unsafe {
-        let fd = libc::syscall(libc::SYS_pidfd_open, parent, 0) as libc::c_int;
-        // The parent may have died before pidfd_open (its pid reused since): then we were
-        // re-parented already, and the pidfd, if any, is of a stranger.
-        if libc::getppid() != parent {
-            return;
-        }
-        if fd >= 0 {
-            let mut pfd = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            loop {
-                if libc::poll(&mut pfd, 1, -1) >= 0 {
-                    return;
-                }
-                if *libc::__errno_location() != libc::EINTR {
-                    break;
-                }
-            }
-        }
-        let tick = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        };
-        while libc::getppid() == parent {
-            libc::nanosleep(&tick, std::ptr::null_mut());
-        }
     }
 }

@@ -12,7 +12,6 @@
 
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Everything the child needs, prepared in the parent.
 pub struct Plan {
@@ -20,9 +19,6 @@ pub struct Plan {
     /// NUL-terminated pointers into `_args` (argv[0] first).
     pub argv: Vec<*const libc::c_char>,
     pub envp: Vec<*const libc::c_char>,
-    /// `/bin/sh PATH ARGS...`, for a file the kernel will not execute (ENOEXEC): argv[0] is the
-    /// shell, then the path and `argv[1..]`, as execvp builds it.
-    pub sh_argv: Vec<*const libc::c_char>,
     /// Where to chdir before exec (`None`: stay in ours).
     pub cwd: Option<CString>,
     /// Descriptors to install as 0, 1, 2 (`None`: inherit ours).
@@ -31,10 +27,9 @@ pub struct Plan {
     pub fd3: Option<RawFd>,
     pub take_tty: bool,
     pub parent: libc::pid_t,
-    /// The child's entry in the guard's table (see guard.rs), null for none: the child stores
-    /// its own group there before exec, so there is no moment in which a SIGKILL to us would
-    /// orphan it.
-    pub guard: *const AtomicI32,
+    /// The guard's pipe (see guard.rs), -1 for none: the child registers its own group there
+    /// before exec, so there is no moment in which a SIGKILL to us would orphan it.
+    pub guard: RawFd,
     pub death_signal: libc::c_int,
     /// Keep the strings alive while `argv` / `envp` point into them.
     pub _args: Vec<CString>,
@@ -49,9 +44,6 @@ struct Shared<'a> {
 }
 
 const STACK_SIZE: usize = 64 * 1024;
-
-/// The shell that runs a file without a `#!` line (execvp's fallback).
-pub const SHELL: &std::ffi::CStr = c"/bin/sh";
 
 /// Every signal whose disposition childproc changes: the forwarded ones (signal-hook), Rust's
 /// stack-overflow handlers, and SIGPIPE (ignored by the Rust runtime).
@@ -134,6 +126,7 @@ pub fn launch(plan: &Plan) -> Result<(libc::pid_t, OwnedFd), (std::io::Error, &'
         let mut status = 0;
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(pid, &mut status, 0) };
+        super::guard::unregister(pid);
         return Err((std::io::Error::from_raw_os_error(shared.errno), shared.step));
     }
     Ok((pid, pidfd))
@@ -180,8 +173,9 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         if libc::getppid() != plan.parent {
             libc::_exit(125);
         }
-        if let Some(cell) = plan.guard.as_ref() {
-            cell.store(libc::syscall(libc::SYS_getpid) as i32, Ordering::Release);
+        if plan.guard >= 0 {
+            let me = (libc::syscall(libc::SYS_getpid) as i32).to_ne_bytes();
+            libc::write(plan.guard, me.as_ptr().cast(), me.len());
         }
         if plan.take_tty {
             // Take the terminal ourselves too, so a read right after exec cannot race the
@@ -225,11 +219,6 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         libc::sigemptyset(&mut none);
         libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
         libc::execve(plan.path.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
-        if *libc::__errno_location() == libc::ENOEXEC {
-            // A script without a #! line: run it under /bin/sh, as execvp, Node and the shell do.
-            libc::execve(SHELL.as_ptr(), plan.sh_argv.as_ptr(), plan.envp.as_ptr());
-            *libc::__errno_location() = libc::ENOEXEC;
-        }
         fail(shared, "execve")
     }
 }

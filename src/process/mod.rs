@@ -163,8 +163,6 @@ pub struct Running {
     stdin: Option<(OwnedFd, Vec<u8>)>,
     /// The terminal was handed to the child's group and must be taken back.
     took_tty: bool,
-    /// The child's entry in the guard's table, released once its group is gone.
-    guard: Option<guard::Slot>,
 }
 
 impl Running {
@@ -406,16 +404,8 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
             .chain(std::iter::once(std::ptr::null()))
             .collect::<Vec<_>>()
     };
-    let guard_slot = if spec.guarded { guard::reserve() } else { None };
-    let path = cstr(exe.as_os_str().as_bytes(), "the program path")?;
-    let sh_argv: Vec<*const libc::c_char> = [launch::SHELL.as_ptr(), path.as_ptr()]
-        .into_iter()
-        .chain(args[1..].iter().map(|c| c.as_ptr()))
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
     let plan = launch::Plan {
-        path,
-        sh_argv,
+        path: cstr(exe.as_os_str().as_bytes(), "the program path")?,
         argv: ptrs(&args),
         envp: ptrs(&env),
         cwd: match spec.cwd {
@@ -428,9 +418,7 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
         // SAFETY: getpid is always safe.
         parent: unsafe { libc::getpid() },
         // Its group (pgid = pid) dies with us even if we are SIGKILLed.
-        guard: guard_slot
-            .as_ref()
-            .map_or(std::ptr::null(), guard::Slot::cell),
+        guard: if spec.guarded { guard::fd() } else { -1 },
         death_signal: spec.death_signal,
         _args: args,
         _env: env,
@@ -441,11 +429,12 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
     let started = Instant::now();
     let (pid, pidfd) = match launch::launch(&plan) {
         Ok(ok) => ok,
+        Err((e, "execve")) => return Err(exec_error(&spec.program, e)),
         Err((e, step)) => {
-            if let Some(slot) = guard_slot {
-                guard::release(slot);
-            }
-            return Err(launch_error(&spec.program, e, step));
+            return Err(SpawnError::Io {
+                what: format!("cannot start {} ({step})", spec.program.to_string_lossy()),
+                source: e,
+            });
         }
     };
     drop(keep); // our copies of the child's ends: EOF on the pipes depends on closing them
@@ -466,7 +455,6 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
         stderr: stderr_pipe,
         stdin: stdin_feed,
         took_tty: take_tty,
-        guard: guard_slot,
     })
 }
 
@@ -491,16 +479,6 @@ fn child_environment(spec: &Spec) -> Vec<Vec<u8>> {
             kv
         })
         .collect()
-}
-
-fn launch_error(program: &OsString, e: std::io::Error, step: &str) -> SpawnError {
-    if step == "execve" {
-        return exec_error(program, e);
-    }
-    SpawnError::Io {
-        what: format!("cannot start {} ({step})", program.to_string_lossy()),
-        source: e,
-    }
 }
 
 fn exec_error(program: &OsString, e: std::io::Error) -> SpawnError {
@@ -531,15 +509,6 @@ impl SpawnError {
     }
 }
 
-impl Running {
-    /// The group is gone (its leader reaped): the guard need not kill it any more.
-    fn release_guard(&mut self) {
-        if let Some(slot) = self.guard.take() {
-            guard::release(slot);
-        }
-    }
-}
-
 /// For children that are driven by someone else's loop (cluster's persistent workers): the
 /// same race-free rules, without [`supervise`].
 impl Running {
@@ -554,7 +523,7 @@ impl Running {
     }
 
     /// Wait up to `grace` for the child to exit on its own, then SIGKILL its group; reap it.
-    pub fn finish(mut self, grace: Duration) -> Status {
+    pub fn finish(self, grace: Duration) -> Status {
         let now = Instant::now();
         let deadline = now.checked_add(grace).unwrap_or(now);
         let mut killed = false;
@@ -563,7 +532,7 @@ impl Running {
                 // Take any stragglers of the group down with it before the PGID is freed.
                 self.signal_group(libc::SIGKILL);
                 let st = supervise::reap(self.pid, true).unwrap_or(st);
-                self.release_guard();
+                guard::unregister(self.pid);
                 return st;
             }
             let now = Instant::now();

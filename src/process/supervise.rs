@@ -356,7 +356,7 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
     let status = reap(child.pid, true)
         .or(status)
         .unwrap_or(Status::Exited(0));
-    child.release_guard();
+    super::guard::unregister(child.pid);
     if child.took_tty {
         // SAFETY: getpgrp is always safe.
         super::give_tty(unsafe { libc::getpgrp() });
