@@ -1230,3 +1230,32 @@ fn retries_cover_every_failure_as_in_gnu_parallel() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json_of(&out)["attempts"], 3);
 }
+
+#[test]
+fn records_of_jobs_that_never_started_have_a_null_pid() {
+    // A pid of 0 would be dangerous: `kill 0` signals the caller's own process group.
+    let cases: [&[&str]; 2] = [
+        &["--exec", "/nonexistent/program"],
+        &["-w", "1", "--worker", "/nonexistent/worker"],
+    ];
+    for args in cases {
+        let out = cp()
+            .args(["cluster", "--json"])
+            .args(args)
+            .args(["1", "2"])
+            .output()
+            .unwrap();
+        let recs = json_lines(&out.stdout);
+        assert_eq!(recs.len(), 2, "{args:?}: {}", text(&out.stderr));
+        for r in &recs {
+            assert_eq!(r["ok"], false, "{r}");
+            assert!(r["pid"].is_null(), "{args:?}: {r}");
+        }
+    }
+    // A job that ran has its real pid.
+    let out = cp()
+        .args(["cluster", "--json", "--exec", "true", "x"])
+        .output()
+        .unwrap();
+    assert!(json_of(&out)["pid"].as_i64().unwrap() > 0);
+}

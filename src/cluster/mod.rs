@@ -56,7 +56,9 @@ pub struct JobResult {
     pub stderr: Vec<u8>,
     pub error: Option<String>,
     pub worker: usize,
-    pub pid: i32,
+    /// `None` for a job that never started (`--json` prints null: a 0 passed to kill(1) would
+    /// signal the caller's own process group).
+    pub pid: Option<i32>,
     pub attempts: u32,
     pub started: SystemTime,
     pub duration: Duration,
@@ -618,7 +620,7 @@ fn not_run(slot: usize, job: Job, why: &str) -> JobResult {
         stderr: Vec::new(),
         error: Some(why.to_string()),
         worker: slot,
-        pid: 0,
+        pid: None,
         attempts: 0,
         started: SystemTime::now(),
         duration: Duration::ZERO,
@@ -816,7 +818,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                   ok: bool,
                   output: Vec<u8>,
                   error: Option<String>,
-                  pid: i32,
+                  pid: Option<i32>,
                   ended: Ended,
                   host: &Arc<str>| {
         JobResult {
@@ -865,7 +867,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                         false,
                         Vec::new(),
                         Some(why.clone()),
-                        0,
+                        None,
                         Ended::stopped(0),
                         &host,
                     ),
@@ -883,7 +885,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                         false,
                         Vec::new(),
                         Some(why),
-                        0,
+                        None,
                         Ended::stopped(0),
                         &host,
                     ),
@@ -936,6 +938,8 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
         // Read after the wait: a remote worker's pid and node arrive with its hello (and a
         // job that times out or is killed before any answer still names them).
         let pid = w.pid;
+        // A remote worker's pid is 0 until its hello: it never started as far as we know.
+        let known_pid = Some(pid).filter(|&p| p > 0);
         if !launcher.runs_here() {
             host = launcher.host_of(w.remote_host());
         }
@@ -960,9 +964,9 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                             continue;
                         }
                         let ended = if ok { Ended::OK } else { Ended::FAILED };
-                        finish(e, ok, output, error, pid, ended, &host)
+                        finish(e, ok, output, error, known_pid, ended, &host)
                     }
-                    _ => finish(e, true, m, None, pid, Ended::OK, &host),
+                    _ => finish(e, true, m, None, known_pid, Ended::OK, &host),
                 };
                 report(shared, r);
             }
@@ -981,7 +985,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                             false,
                             Vec::new(),
                             Some(why.into()),
-                            pid,
+                            known_pid,
                             Ended::stopped(libc::SIGKILL),
                             &host,
                         ),
@@ -996,7 +1000,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                             false,
                             Vec::new(),
                             Some("not run: the run was stopped".into()),
-                            0,
+                            None,
                             Ended::stopped(0),
                             &host,
                         ),
@@ -1065,7 +1069,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                     } else {
                         report(
                             shared,
-                            finish(e, false, Vec::new(), Some(why), pid, ended, &host),
+                            finish(e, false, Vec::new(), Some(why), known_pid, ended, &host),
                         );
                     }
                 }
@@ -1329,7 +1333,10 @@ impl Tried {
         Tried {
             ok: false,
             error: Some(msg),
-            ended: Ended { exit: code, signal: 0 },
+            ended: Ended {
+                exit: code,
+                signal: 0,
+            },
             pid: None,
             stdout: Vec::new(),
             stderr: Vec::new(),
@@ -1424,7 +1431,7 @@ fn run_exec_job(
             stderr: t.stderr,
             error: t.error,
             worker: slot,
-            pid: t.pid.unwrap_or(0),
+            pid: t.pid,
             attempts,
             started: wall,
             duration: began.elapsed(),
