@@ -1259,3 +1259,103 @@ fn records_of_jobs_that_never_started_have_a_null_pid() {
         .unwrap();
     assert!(json_of(&out)["pid"].as_i64().unwrap() > 0);
 }
+
+/// Talks to `childproc cluster-remote --exec` as the primary does: request lines in, replies
+/// out; stdin stays open until the replies are in (its end stops the remote side).
+fn remote_exec_replies(
+    requests: Vec<u8>,
+    replies: usize,
+    limit: Duration,
+) -> Vec<serde_json::Value> {
+    use std::io::{BufRead, Write};
+    let mut child = std::process::Command::new(bin())
+        .args(["cluster-remote", "--exec"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&requests);
+        // Keep stdin open (the thread parks) until the test kills the process.
+        std::thread::park();
+    });
+    let deadline = Instant::now() + limit;
+    let mut got = Vec::new();
+    // The hello, then one reply per request.
+    while got.len() < replies + 1 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => got.push(serde_json::from_str::<serde_json::Value>(&l).unwrap()),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "{} of {replies} replies after {limit:?}",
+                    got.len().saturating_sub(1)
+                );
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    got.remove(0);
+    got
+}
+
+#[test]
+fn the_remote_side_reads_a_huge_request_line_in_linear_time() {
+    // 32 MB in one request line took ~4 s when every read rescanned the whole buffer.
+    let mut req = br#"{"argv":["echo","big"],"pad":""#.to_vec();
+    req.resize(req.len() + (32 << 20), b'x');
+    req.extend_from_slice(b"\"}\n");
+    req.extend_from_slice(b"{\"argv\":[\"echo\",\"small\"]}\n");
+    let replies = remote_exec_replies(req, 2, Duration::from_secs(20));
+    let out: Vec<&str> = replies
+        .iter()
+        .map(|r| r["stdout"].as_str().unwrap())
+        .collect();
+    assert_eq!(out, ["YmlnCg==", "c21hbGwK"], "base64 of big\\n, small\\n");
+}
+
+#[test]
+fn only_json_whitespace_is_blank_on_the_cluster_channels() {
+    // The remote side: a form feed line is a malformed request, answered as such.
+    let replies = remote_exec_replies(
+        b"\x0c\n \t\r\n{\"argv\":[\"true\"]}\n".to_vec(),
+        2,
+        Duration::from_secs(20),
+    );
+    assert_eq!(replies[0]["exit"], 125, "{}", replies[0]);
+    assert!(
+        replies[0]["spawnError"]
+            .as_str()
+            .unwrap()
+            .contains("malformed")
+    );
+    assert_eq!(replies[1]["code"], 0);
+
+    // A worker's form feed line is reported, not silently skipped; its answer still counts.
+    let worker = r#"sh -c 'while read -r m <&3; do printf "\f\n[\"done\",%s]\n" "$m" >&3; done'"#;
+    let out = cp()
+        .args(["cluster", "-w", "1", "--worker", worker, "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "[\"done\",1]\n");
+    assert!(
+        text(&out.stderr).contains("malformed message"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -28,6 +28,7 @@ use super::worker::{EXIT, HELLO, IpcWorker, Reply, STARTED};
 use crate::cli::RemoteArgs;
 use crate::cmd::UsageError;
 use crate::exit::Exit;
+use crate::ipc;
 use crate::process::{self, Spec, Status, children_cpu, signals};
 
 pub fn run(a: RemoteArgs) -> anyhow::Result<Exit> {
@@ -208,12 +209,13 @@ fn serve_exec(a: &RemoteArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Child(0));
     }
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    let mut pending = Vec::new();
+    // The decoder remembers how far it has looked for a newline: a request line of any length
+    // costs time linear in its length (rescanning the whole buffer on every read did not).
+    let mut pending = ipc::LineDecoder::new();
     watch_stdin(move |chunk| {
-        pending.extend_from_slice(chunk);
-        while let Some(i) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=i).collect();
-            if tx.send(line).is_err() {
+        pending.push(chunk);
+        while let Some(line) = pending.next_line() {
+            if tx.send(line.to_vec()).is_err() {
                 return false;
             }
         }
@@ -223,7 +225,7 @@ fn serve_exec(a: &RemoteArgs) -> anyhow::Result<Exit> {
         if signals::cancelled() || signals::Seen::now().first().is_some() {
             break;
         }
-        if line.iter().all(u8::is_ascii_whitespace) {
+        if ipc::is_blank(&line) {
             continue;
         }
         let reply = match job_argv(&line) {

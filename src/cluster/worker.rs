@@ -321,7 +321,7 @@ impl IpcWorker {
     /// The next complete user message already received, if any.
     fn next_message(&mut self) -> Option<Vec<u8>> {
         while let Some(l) = self.dec.next_line() {
-            if l.iter().all(u8::is_ascii_whitespace) {
+            if ipc::is_blank(l) {
                 continue;
             }
             match ipc::compact(l) {
