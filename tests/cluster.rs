@@ -1359,3 +1359,138 @@ fn only_json_whitespace_is_blank_on_the_cluster_channels() {
         text(&out.stderr)
     );
 }
+
+/// A Node worker that answers each message with itself, except `hang` (never answered) and
+/// `fail` (exits 3 once a `hang` job has started elsewhere). On SIGTERM or SIGINT it writes
+/// `got-SIG…`, and 300 ms later `alive-SIG…` (no SIGKILL came with the signal); then it
+/// exits if told to (`exit` as its second argument), else keeps running.
+fn trapping_worker(dir: &std::path::Path, then: &str) -> String {
+    let js = dir.join("trap.js");
+    std::fs::write(
+        &js,
+        r#"
+const fs = require('fs');
+const [dir, then] = process.argv.slice(2);
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.on(sig, () => {
+    fs.writeFileSync(`${dir}/got-${sig}`, String(process.pid));
+    setTimeout(() => {
+      fs.writeFileSync(`${dir}/alive-${sig}`, '');
+      if (then === 'exit') process.exit(0);
+    }, 300);
+  });
+}
+process.on('message', (m) => {
+  if (m === 'hang') {
+    fs.writeFileSync(`${dir}/started`, String(process.pid));
+  } else if (m === 'fail') {
+    const t = setInterval(() => {
+      if (fs.existsSync(`${dir}/started`)) { clearInterval(t); process.exit(3); }
+    }, 10);
+  } else {
+    process.send(m);
+  }
+});
+"#,
+    )
+    .unwrap();
+    format!(
+        "node {} {} {then}",
+        sh_quote(js.to_str().unwrap()),
+        sh_quote(dir.to_str().unwrap())
+    )
+}
+
+fn marker(dir: &std::path::Path, name: &str) -> bool {
+    dir.join(name).exists()
+}
+
+#[test]
+fn a_timed_out_worker_gets_the_kill_signal_then_sigkill_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.tsv");
+    let t = Instant::now();
+    let out = cp()
+        .args([
+            "cluster",
+            "-w",
+            "1",
+            "--job-timeout",
+            "500ms",
+            "--kill-after",
+            "3s",
+        ])
+        .arg("--joblog")
+        .arg(&log)
+        .args(["--worker", &trapping_worker(dir.path(), "stay"), "hang"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        marker(dir.path(), "got-SIGTERM"),
+        "the kill signal came first"
+    );
+    assert!(
+        marker(dir.path(), "alive-SIGTERM"),
+        "and no SIGKILL with it"
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(3500),
+        "SIGKILL only after --kill-after"
+    );
+    let rows = joblog_rows(&log);
+    assert_eq!(
+        (rows[0][4].as_str(), rows[0][5].as_str()),
+        ("-1", "9"),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn halt_now_stops_workers_with_the_kill_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cp()
+        .args([
+            "cluster",
+            "-w",
+            "2",
+            "--halt",
+            "now",
+            "--kill-signal",
+            "INT",
+        ])
+        .args([
+            "--worker",
+            &trapping_worker(dir.path(), "exit"),
+            "hang",
+            "fail",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(marker(dir.path(), "got-SIGINT"), "{}", text(&out.stderr));
+    assert!(marker(dir.path(), "alive-SIGINT"), "no SIGKILL with it");
+    assert!(!marker(dir.path(), "got-SIGTERM"));
+}
+
+#[test]
+fn an_interrupted_run_stops_workers_with_the_kill_signal() {
+    // --kill-after 0: never escalate; the worker ends by itself after its clean-up.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = cp_std()
+        .args(["cluster", "-w", "1", "--kill-after", "0"])
+        .args(["--worker", &trapping_worker(dir.path(), "exit"), "hang"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    read_pid(&dir.path().join("started"), Duration::from_secs(30));
+    signal(child.id() as i32, nix::sys::signal::Signal::SIGTERM);
+    let st = wait_deadline(&mut child, Duration::from_secs(30), "cluster after SIGTERM");
+    assert_eq!(st.code(), Some(143));
+    assert!(marker(dir.path(), "got-SIGTERM"));
+    assert!(marker(dir.path(), "alive-SIGTERM"), "never escalated");
+}

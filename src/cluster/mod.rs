@@ -135,6 +135,8 @@ struct Shared {
     remote_cpu: AtomicU64,
     /// `cluster-remote --exec` arguments carrying the job limits.
     exec_limits: Vec<String>,
+    /// `cluster-remote` arguments carrying how a worker is stopped.
+    stop_args: Vec<String>,
     /// Results are reported by the slot that produced them, under this lock.
     reporter: Mutex<report::Reporter>,
 }
@@ -353,6 +355,7 @@ pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
         return Err(UsageError("one of --task, --worker or --exec is required".into()).into());
     };
     let exec_limits = exec_limit_args(&a);
+    let stop_args = stop_args(&a);
     let mut reporter = report::Reporter::new(&a, remote)?;
     let known_total = (!a.inputs.is_empty()).then_some(a.inputs.len() as u64);
     reporter.set_total(known_total);
@@ -386,6 +389,7 @@ pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
         remote,
         remote_cpu: AtomicU64::new(0),
         exec_limits,
+        stop_args,
         reporter: Mutex::new(reporter),
     });
 
@@ -511,17 +515,26 @@ fn check_mode_options(a: &ClusterArgs) -> Result<(), UsageError> {
     Ok(())
 }
 
-/// `cluster-remote --exec` options that carry the job limits to the far side.
-fn exec_limit_args(a: &ClusterArgs) -> Vec<String> {
-    let ms = |d: Duration| (d.as_millis().max(u128::from(!d.is_zero()))).to_string();
-    let mut v = vec![
+/// A duration as `cluster-remote` reads it: whole milliseconds, never rounded down to 0.
+fn millis(d: Duration) -> String {
+    (d.as_millis().max(u128::from(!d.is_zero()))).to_string()
+}
+
+/// `cluster-remote` options that carry the stop policy (`--kill-signal`, `--kill-after`).
+fn stop_args(a: &ClusterArgs) -> Vec<String> {
+    vec![
         "--kill-signal".to_string(),
         a.kill.kill_signal.number().to_string(),
         "--kill-after".to_string(),
-        ms(a.kill.kill_after),
-    ];
+        millis(a.kill.kill_after),
+    ]
+}
+
+/// `cluster-remote --exec` options that carry the job limits to the far side.
+fn exec_limit_args(a: &ClusterArgs) -> Vec<String> {
+    let mut v = stop_args(a);
     if let Some(t) = a.job_timeout {
-        v.extend(["--job-timeout".to_string(), ms(t)]);
+        v.extend(["--job-timeout".to_string(), millis(t)]);
     }
     v
 }
@@ -784,8 +797,8 @@ fn try_next_job(shared: &Shared) -> Option<Job> {
 fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
     let max_depth = pipeline_depth(&shared.mode);
     let role = match &shared.mode {
-        Mode::Task(t) => Role::Task(*t),
-        Mode::Worker(argv) => Role::Worker(argv, shared.worker_line.as_str()),
+        Mode::Task(t) => Role::Task(*t, &shared.stop_args),
+        Mode::Worker(argv) => Role::Worker(argv, shared.worker_line.as_str(), &shared.stop_args),
         Mode::Exec { .. } => return,
     };
     let mut host = Arc::clone(&launcher.state().label);
@@ -905,7 +918,8 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
         }
         if current.is_none() {
             match launcher.start(&role).map_err(|e| e.to_string()) {
-                Ok(w) => {
+                Ok(mut w) => {
+                    w.set_stop(&shared.limits);
                     current = Some(w);
                     answered_since_start = 0;
                 }
@@ -940,6 +954,8 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
         let pid = w.pid;
         // A remote worker's pid is 0 until its hello: it never started as far as we know.
         let known_pid = Some(pid).filter(|&p| p > 0);
+        // When we stopped it (a timeout, a stop): the signal it died of.
+        let killed_by = w.stopped_by();
         if !launcher.runs_here() {
             host = launcher.host_of(w.remote_host());
         }
@@ -986,7 +1002,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                             Vec::new(),
                             Some(why.into()),
                             known_pid,
-                            Ended::stopped(libc::SIGKILL),
+                            Ended::stopped(killed_by),
                             &host,
                         ),
                     );
@@ -1056,7 +1072,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                             "timed out after {}",
                             humantime::format_duration(shared.job_timeout.unwrap_or_default())
                         ),
-                        Ended::stopped(libc::SIGKILL),
+                        Ended::stopped(killed_by),
                     ),
                 };
                 // The front job was running; the others never started and go back unharmed.
