@@ -1133,6 +1133,12 @@ fn options_of_another_mode_are_usage_errors() {
         .unwrap();
     let err = assert_one_line_error(&out, 125);
     assert!(err.contains("--remote-childproc"), "{err}");
+    let out = cp()
+        .args(["cluster", "--ssh", "ssh -v", "--task", "sum", "1"])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, 125);
+    assert!(err.contains("--ssh"), "{err}");
 }
 
 #[test]

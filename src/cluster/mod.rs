@@ -500,6 +500,11 @@ fn check_mode_options(a: &ClusterArgs) -> Result<(), UsageError> {
             "--remote-childproc only applies with --hosts, --hosts-file or --slurm".into(),
         ));
     }
+    if a.ssh != "ssh" && a.hosts.is_none() && a.hosts_file.is_none() {
+        return Err(UsageError(
+            "--ssh only applies with --hosts or --hosts-file".into(),
+        ));
+    }
     let mode = if a.task.is_some() {
         "--task"
     } else if a.worker.is_some() {
