@@ -1500,3 +1500,31 @@ fn an_interrupted_run_stops_workers_with_the_kill_signal() {
     assert!(marker(dir.path(), "got-SIGTERM"));
     assert!(marker(dir.path(), "alive-SIGTERM"), "never escalated");
 }
+
+#[test]
+fn a_timed_out_task_worker_gets_the_kill_signal() {
+    // The built-in worker dies of the signal it is sent: the joblog says which.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.tsv");
+    cp().args([
+        "cluster",
+        "-w",
+        "1",
+        "--job-timeout",
+        "300ms",
+        "--kill-signal",
+        "INT",
+    ])
+    .arg("--joblog")
+    .arg(&log)
+    .args(["--task", "spin", "60000"])
+    .timeout(Duration::from_secs(60))
+    .assert()
+    .code(1);
+    let rows = joblog_rows(&log);
+    assert_eq!(
+        (rows[0][4].as_str(), rows[0][5].as_str()),
+        ("-1", "2"),
+        "{rows:?}"
+    );
+}
