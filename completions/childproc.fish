@@ -100,12 +100,12 @@ primes\t'Count the primes below N (N <= 2*10^9)'
 spin\t'Busy-loop for N milliseconds (at most a day)'"
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l worker -d 'Persistent worker command speaking the Node IPC protocol (e.g. \'node worker.js\')' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l exec -d 'One process per job; {} is replaced by the input (appended when absent)' -r
-complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l retries -d 'Retry a job whose worker crashed or that timed out, up to N times' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l retries -d 'Retry a failed job (non-zero exit, signal, crashed worker, timeout) up to N times' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l job-timeout -d 'Kill a job (its process group) that runs longer than DURATION (0 = no limit)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l halt -d 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)' -r -f -a "never\t'Run every job regardless'
 now\t'Stop at once: kill running jobs, start no more'
 soon\t'Start no more jobs, let running ones finish'"
-complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l joblog -d 'Write a GNU parallel-style joblog (TSV) to FILE' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l joblog -d 'Write GNU parallel\'s joblog (TSV, same columns and meanings) to FILE' -r -F
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l hosts -d 'Run slots on these machines over ssh: [N/][user@]host[:port],... (N slots, default 1 or --workers; \':\' is this machine)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l hosts-file -d 'Read --hosts entries from FILE, one per line (# comments)' -r -F
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l ssh -d 'The ssh client and its options, split like a shell would (e.g. \'ssh -F cfg\')' -r

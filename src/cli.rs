@@ -292,7 +292,7 @@ pub struct ClusterArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Retry a job whose worker crashed or that timed out, up to N times
+    /// Retry a failed job (non-zero exit, signal, crashed worker, timeout) up to N times
     #[arg(long, value_name = "N", default_value = "0")]
     pub retries: u32,
 
@@ -304,7 +304,7 @@ pub struct ClusterArgs {
     #[arg(long, value_enum, value_name = "WHEN", default_value = "never")]
     pub halt: Halt,
 
-    /// Write a GNU parallel-style joblog (TSV) to FILE
+    /// Write GNU parallel's joblog (TSV, same columns and meanings) to FILE
     #[arg(long, value_name = "FILE", value_parser = clap::builder::PathBufValueParser::new())]
     pub joblog: Option<PathBuf>,
 

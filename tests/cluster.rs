@@ -1,5 +1,6 @@
 //! `childproc cluster`: every job exactly once, real parallelism, ordering, failure policy.
 
+use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -235,7 +236,133 @@ fn joblog_has_gnu_parallel_columns() {
     let failed = rows.iter().find(|r| r[0] == "2").expect("row for job 2");
     assert_eq!(failed[1], ":");
     assert_eq!(failed[6], "4");
-    assert_eq!(failed[8], "sh -c exit $0 4");
+    assert_eq!(failed[8], "sh -c 'exit $0' 4");
+}
+
+/// The joblog columns that do not depend on timing: Seq, Host, Send, Receive, Exitval,
+/// Signal, Command — and JobRuntime's `%10.3f` shape.
+fn joblog_rows(path: &std::path::Path) -> Vec<Vec<String>> {
+    let text = std::fs::read(path).unwrap();
+    let text = String::from_utf8_lossy(&text);
+    let mut rows: Vec<Vec<String>> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            assert_eq!(cols.len(), 9, "{l:?}");
+            let rt = cols[3];
+            assert!(
+                rt.len() >= 10 && rt.trim_start().split('.').nth(1).map(str::len) == Some(3),
+                "JobRuntime as %10.3f: {rt:?}"
+            );
+            let mut keep: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+            keep.drain(2..4); // Starttime, JobRuntime
+            keep
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn joblog_columns_mean_what_gnu_parallel_means() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.tsv");
+    // stdout and stderr (only stdout counts as received), exit codes, a signal the job got from
+    // elsewhere (Exitval 0, Signal 15), inputs that need quoting.
+    let template =
+        r#"sh -c 'echo "$0"; echo to-stderr >&2; case $0 in x) exit 3;; k) kill -TERM $$;; esac'"#;
+    let inputs = ["a b", "it's", "x", "k", "plain"];
+    let out = cp()
+        .args(["cluster", "-w", "2", "--joblog"])
+        .arg(&log)
+        .args(["--exec", template])
+        .args(inputs)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let mut rows = joblog_rows(&log);
+    let want = |seq: &str, recv: &str, exit: &str, sig: &str, quoted: &str| -> Vec<String> {
+        [
+            seq,
+            ":",
+            "0",
+            recv,
+            exit,
+            sig,
+            &format!("{template} {quoted}"),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let mut expected = vec![
+        want("1", "4", "0", "0", "'a b'"),
+        want("2", "5", "0", "0", r#"'it'"'"'s'"#),
+        want("3", "2", "3", "0", "x"),
+        want("4", "2", "0", "15", "k"),
+        want("5", "6", "0", "0", "plain"),
+    ];
+    expected.sort();
+    rows.sort();
+    assert_eq!(rows, expected);
+
+    // GNU parallel itself writes the same columns for the same jobs.
+    let gnu_log = dir.path().join("gnu.tsv");
+    let gnu = std::process::Command::new("parallel")
+        .args(["--will-cite", "-j", "2", "--joblog"])
+        .arg(&gnu_log)
+        .arg(template)
+        .arg(":::")
+        .args(inputs)
+        .output()
+        .expect("GNU parallel (installed by .ci/run)");
+    assert_eq!(gnu.status.code(), Some(2), "{}", text(&gnu.stderr));
+    assert_eq!(joblog_rows(&gnu_log), expected);
+}
+
+#[test]
+fn joblog_command_of_a_shell_job_is_the_line_as_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.tsv");
+    cp().args(["cluster", "--joblog"])
+        .arg(&log)
+        .args(["--shell", "--exec", "echo {} >&2; echo x", "a b"])
+        .assert()
+        .code(0);
+    let rows = joblog_rows(&log);
+    assert_eq!(rows[0][6], "echo 'a b' >&2; echo x");
+    assert_eq!(rows[0][3], "2", "Receive counts stdout only");
+}
+
+#[test]
+fn joblog_exitval_is_minus_one_only_for_jobs_childproc_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.tsv");
+    cp().args(["cluster", "--job-timeout", "200ms", "--joblog"])
+        .arg(&log)
+        .args(["--exec", "sleep", "30"])
+        .assert()
+        .code(1);
+    let rows = joblog_rows(&log);
+    assert_eq!((rows[0][4].as_str(), rows[0][5].as_str()), ("-1", "15"));
+}
+
+#[test]
+fn shell_jobs_get_their_input_byte_for_byte() {
+    for shell in [true, false] {
+        let mut cmd = cp();
+        cmd.arg("cluster");
+        if shell {
+            cmd.arg("--shell");
+        }
+        let out = cmd
+            .args(["--exec", "printf %s {}"])
+            .arg(std::ffi::OsStr::from_bytes(b"\xff\xfeA"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(out.stdout, b"\xff\xfeA", "--shell {shell}");
+    }
 }
 
 #[test]
@@ -984,4 +1111,420 @@ fn sigkill_to_the_primary_leaves_no_job_process_behind() {
         "background job process",
     );
     assert_none_left(&["sleep", "1234.72"], Duration::from_secs(5), "job process");
+}
+
+#[test]
+fn options_of_another_mode_are_usage_errors() {
+    // --shell means something only to --exec: elsewhere it must not be silently ignored.
+    for mode in [&["--task", "sum"][..], &["--worker", "node w.js"][..]] {
+        let out = cp()
+            .arg("cluster")
+            .arg("--shell")
+            .args(mode)
+            .arg("3")
+            .output()
+            .unwrap();
+        let err = assert_one_line_error(&out, 125);
+        assert!(err.contains("--shell"), "{err}");
+    }
+    let out = cp()
+        .args(["cluster", "--remote-childproc", "/x", "--exec", "echo", "1"])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, 125);
+    assert!(err.contains("--remote-childproc"), "{err}");
+    let out = cp()
+        .args(["cluster", "--ssh", "ssh -v", "--task", "sum", "1"])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, 125);
+    assert!(err.contains("--ssh"), "{err}");
+}
+
+#[test]
+fn a_joblog_that_cannot_be_written_is_an_error() {
+    // Not even the header fits: nothing runs, one line, 125.
+    let out = cp()
+        .args([
+            "cluster",
+            "--joblog",
+            "/dev/full",
+            "--exec",
+            "echo",
+            "1",
+            "2",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    let err = assert_one_line_error(&out, 125);
+    assert!(err.contains("--joblog"), "{err}");
+
+    // A disk that fills up during the run (a 1 KiB file size limit; SIGXFSZ ignored so the
+    // write fails with EFBIG): the first row that does not fit stops the run.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.tsv");
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 1; exec {} cluster -w 2 --joblog {} --exec echo $(seq 1 300)",
+        sh_quote(bin().to_str().unwrap()),
+        sh_quote(log.to_str().unwrap())
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("--joblog: cannot write"), "{err}");
+    assert!(lines(&out.stdout).len() < 300, "the run was stopped: {err}");
+}
+
+#[test]
+fn retries_cover_every_failure_as_in_gnu_parallel() {
+    // Fails the first time, succeeds the second (a counter file per job).
+    let dir = tempfile::tempdir().unwrap();
+    let counter = dir.path().join("count");
+    let flaky =
+        r#"sh -c 'n=$(cat "$0" 2>/dev/null || echo 0); echo $((n+1)) >"$0"; [ "$n" -ge 1 ]'"#;
+    let out = cp()
+        .args(["cluster", "--json", "--retries", "1", "--exec", flaky])
+        .arg(&counter)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rec = json_of(&out);
+    assert_eq!(
+        (rec["ok"].clone(), rec["attempts"].clone()),
+        (true.into(), 2.into())
+    );
+    assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "2");
+
+    // Always failing: N+1 attempts, then reported failed.
+    let out = cp()
+        .args([
+            "cluster",
+            "--json",
+            "--retries",
+            "2",
+            "--exec",
+            "sh -c 'exit 3'",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let rec = json_of(&out);
+    assert_eq!(
+        (rec["ok"].clone(), rec["attempts"].clone()),
+        (false.into(), 3.into())
+    );
+    assert_eq!(rec["error"], "exited with code 3");
+
+    // A task's error reply is a failure like any other.
+    let out = cp()
+        .args([
+            "cluster",
+            "--json",
+            "--retries",
+            "2",
+            "--task",
+            "fib",
+            "abc",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_of(&out)["attempts"], 3);
+}
+
+#[test]
+fn records_of_jobs_that_never_started_have_a_null_pid() {
+    // A pid of 0 would be dangerous: `kill 0` signals the caller's own process group.
+    let cases: [&[&str]; 2] = [
+        &["--exec", "/nonexistent/program"],
+        &["-w", "1", "--worker", "/nonexistent/worker"],
+    ];
+    for args in cases {
+        let out = cp()
+            .args(["cluster", "--json"])
+            .args(args)
+            .args(["1", "2"])
+            .output()
+            .unwrap();
+        let recs = json_lines(&out.stdout);
+        assert_eq!(recs.len(), 2, "{args:?}: {}", text(&out.stderr));
+        for r in &recs {
+            assert_eq!(r["ok"], false, "{r}");
+            assert!(r["pid"].is_null(), "{args:?}: {r}");
+        }
+    }
+    // A job that ran has its real pid.
+    let out = cp()
+        .args(["cluster", "--json", "--exec", "true", "x"])
+        .output()
+        .unwrap();
+    assert!(json_of(&out)["pid"].as_i64().unwrap() > 0);
+}
+
+/// Talks to `childproc cluster-remote --exec` as the primary does: request lines in, replies
+/// out; stdin stays open until the replies are in (its end stops the remote side).
+fn remote_exec_replies(
+    requests: Vec<u8>,
+    replies: usize,
+    limit: Duration,
+) -> Vec<serde_json::Value> {
+    use std::io::{BufRead, Write};
+    let mut child = std::process::Command::new(bin())
+        .args(["cluster-remote", "--exec"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&requests);
+        // Keep stdin open (the thread parks) until the test kills the process.
+        std::thread::park();
+    });
+    let deadline = Instant::now() + limit;
+    let mut got = Vec::new();
+    // The hello, then one reply per request.
+    while got.len() < replies + 1 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => got.push(serde_json::from_str::<serde_json::Value>(&l).unwrap()),
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "{} of {replies} replies after {limit:?}",
+                    got.len().saturating_sub(1)
+                );
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    got.remove(0);
+    got
+}
+
+#[test]
+fn the_remote_side_reads_a_huge_request_line_in_linear_time() {
+    // 32 MB in one request line took ~4 s when every read rescanned the whole buffer.
+    let mut req = br#"{"argv":["echo","big"],"pad":""#.to_vec();
+    req.resize(req.len() + (32 << 20), b'x');
+    req.extend_from_slice(b"\"}\n");
+    req.extend_from_slice(b"{\"argv\":[\"echo\",\"small\"]}\n");
+    let replies = remote_exec_replies(req, 2, Duration::from_secs(20));
+    let out: Vec<&str> = replies
+        .iter()
+        .map(|r| r["stdout"].as_str().unwrap())
+        .collect();
+    assert_eq!(out, ["YmlnCg==", "c21hbGwK"], "base64 of big\\n, small\\n");
+}
+
+#[test]
+fn only_json_whitespace_is_blank_on_the_cluster_channels() {
+    // The remote side: a form feed line is a malformed request, answered as such.
+    let replies = remote_exec_replies(
+        b"\x0c\n \t\r\n{\"argv\":[\"true\"]}\n".to_vec(),
+        2,
+        Duration::from_secs(20),
+    );
+    assert_eq!(replies[0]["exit"], 125, "{}", replies[0]);
+    assert!(
+        replies[0]["spawnError"]
+            .as_str()
+            .unwrap()
+            .contains("malformed")
+    );
+    assert_eq!(replies[1]["code"], 0);
+
+    // A worker's form feed line is reported, not silently skipped; its answer still counts.
+    let worker = r#"sh -c 'while read -r m <&3; do printf "\f\n[\"done\",%s]\n" "$m" >&3; done'"#;
+    let out = cp()
+        .args(["cluster", "-w", "1", "--worker", worker, "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "[\"done\",1]\n");
+    assert!(
+        text(&out.stderr).contains("malformed message"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A Node worker that answers each message with itself, except `hang` (never answered) and
+/// `fail` (exits 3 once a `hang` job has started elsewhere). On SIGTERM or SIGINT it writes
+/// `got-SIG…`, and 300 ms later `alive-SIG…` (no SIGKILL came with the signal); then it
+/// exits if told to (`exit` as its second argument), else keeps running.
+fn trapping_worker(dir: &std::path::Path, then: &str) -> String {
+    let js = dir.join("trap.js");
+    std::fs::write(
+        &js,
+        r#"
+const fs = require('fs');
+const [dir, then] = process.argv.slice(2);
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.on(sig, () => {
+    fs.writeFileSync(`${dir}/got-${sig}`, String(process.pid));
+    setTimeout(() => {
+      fs.writeFileSync(`${dir}/alive-${sig}`, '');
+      if (then === 'exit') process.exit(0);
+    }, 300);
+  });
+}
+process.on('message', (m) => {
+  if (m === 'hang') {
+    fs.writeFileSync(`${dir}/started`, String(process.pid));
+  } else if (m === 'fail') {
+    const t = setInterval(() => {
+      if (fs.existsSync(`${dir}/started`)) { clearInterval(t); process.exit(3); }
+    }, 10);
+  } else {
+    process.send(m);
+  }
+});
+"#,
+    )
+    .unwrap();
+    format!(
+        "node {} {} {then}",
+        sh_quote(js.to_str().unwrap()),
+        sh_quote(dir.to_str().unwrap())
+    )
+}
+
+fn marker(dir: &std::path::Path, name: &str) -> bool {
+    dir.join(name).exists()
+}
+
+#[test]
+fn a_timed_out_worker_gets_the_kill_signal_then_sigkill_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.tsv");
+    let t = Instant::now();
+    let out = cp()
+        .args([
+            "cluster",
+            "-w",
+            "1",
+            "--job-timeout",
+            "500ms",
+            "--kill-after",
+            "3s",
+        ])
+        .arg("--joblog")
+        .arg(&log)
+        .args(["--worker", &trapping_worker(dir.path(), "stay"), "hang"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        marker(dir.path(), "got-SIGTERM"),
+        "the kill signal came first"
+    );
+    assert!(
+        marker(dir.path(), "alive-SIGTERM"),
+        "and no SIGKILL with it"
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(3500),
+        "SIGKILL only after --kill-after"
+    );
+    let rows = joblog_rows(&log);
+    assert_eq!(
+        (rows[0][4].as_str(), rows[0][5].as_str()),
+        ("-1", "9"),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn halt_now_stops_workers_with_the_kill_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cp()
+        .args([
+            "cluster",
+            "-w",
+            "2",
+            "--halt",
+            "now",
+            "--kill-signal",
+            "INT",
+        ])
+        .args([
+            "--worker",
+            &trapping_worker(dir.path(), "exit"),
+            "hang",
+            "fail",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(marker(dir.path(), "got-SIGINT"), "{}", text(&out.stderr));
+    assert!(marker(dir.path(), "alive-SIGINT"), "no SIGKILL with it");
+    assert!(!marker(dir.path(), "got-SIGTERM"));
+}
+
+#[test]
+fn an_interrupted_run_stops_workers_with_the_kill_signal() {
+    // --kill-after 0: never escalate; the worker ends by itself after its clean-up.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = cp_std()
+        .args(["cluster", "-w", "1", "--kill-after", "0"])
+        .args(["--worker", &trapping_worker(dir.path(), "exit"), "hang"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    read_pid(&dir.path().join("started"), Duration::from_secs(30));
+    signal(child.id() as i32, nix::sys::signal::Signal::SIGTERM);
+    let st = wait_deadline(&mut child, Duration::from_secs(30), "cluster after SIGTERM");
+    assert_eq!(st.code(), Some(143));
+    assert!(marker(dir.path(), "got-SIGTERM"));
+    assert!(marker(dir.path(), "alive-SIGTERM"), "never escalated");
+}
+
+#[test]
+fn a_timed_out_task_worker_gets_the_kill_signal() {
+    // The built-in worker dies of the signal it is sent: the joblog says which.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.tsv");
+    cp().args([
+        "cluster",
+        "-w",
+        "1",
+        "--job-timeout",
+        "300ms",
+        "--kill-signal",
+        "INT",
+    ])
+    .arg("--joblog")
+    .arg(&log)
+    .args(["--task", "spin", "60000"])
+    .timeout(Duration::from_secs(60))
+    .assert()
+    .code(1);
+    let rows = joblog_rows(&log);
+    assert_eq!(
+        (rows[0][4].as_str(), rows[0][5].as_str()),
+        ("-1", "2"),
+        "{rows:?}"
+    );
 }

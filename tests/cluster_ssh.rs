@@ -511,3 +511,53 @@ fn job_timeouts_and_retries_apply_on_remote_hosts() {
         "{slow}"
     );
 }
+
+#[test]
+fn a_remote_worker_is_stopped_with_the_kill_signal() {
+    // On the far side too: --kill-signal first, SIGKILL only after --kill-after.
+    let hosts = Hosts::up(1);
+    let dir = hosts.dir.path();
+    let js = dir.join("trap.js");
+    std::fs::write(
+        &js,
+        r#"
+const fs = require('fs');
+const dir = process.argv[2];
+process.on('SIGINT', () => {
+  fs.writeFileSync(`${dir}/got-SIGINT`, '');
+  setTimeout(() => fs.writeFileSync(`${dir}/alive-SIGINT`, ''), 300);
+});
+process.on('message', () => {});
+"#,
+    )
+    .unwrap();
+    let out = cp()
+        .args(hosts.cluster("host1"))
+        .args([
+            "--job-timeout",
+            "1s",
+            "--kill-signal",
+            "INT",
+            "--kill-after",
+            "2s",
+        ])
+        .args([
+            "--worker",
+            &format!("node {} {}", js.display(), dir.display()),
+        ])
+        .arg("hang")
+        .timeout(LONG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // The primary is done once ssh has ended; the far side stops its worker on its own.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir.join("alive-SIGINT").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(dir.join("got-SIGINT").exists(), "{}", text(&out.stderr));
+    assert!(
+        dir.join("alive-SIGINT").exists(),
+        "no SIGKILL with the kill signal"
+    );
+}

@@ -20,9 +20,11 @@ use crate::values::HostSpec;
 
 /// What a persistent worker is for.
 pub enum Role<'a> {
-    Task(Task),
-    /// The user's IPC worker: its argv, and the command line as given.
-    Worker(&'a [String], &'a str),
+    /// A built-in task worker, with the `cluster-remote` options of its stop policy.
+    Task(Task, &'a [String]),
+    /// The user's IPC worker: its argv, the command line as given, and the `cluster-remote`
+    /// options of its stop policy (`--kill-signal`, `--kill-after`).
+    Worker(&'a [String], &'a str, &'a [String]),
     /// A server of `--exec` jobs (remote launchers only), with the job limits as arguments.
     Exec(&'a [String]),
 }
@@ -107,14 +109,14 @@ impl Launcher for Local {
 
     fn start(&self, role: &Role) -> Result<IpcWorker, SpawnError> {
         let spec = match role {
-            Role::Task(_) => {
+            Role::Task(..) => {
                 let exe = std::env::current_exe().map_err(|e| SpawnError::Io {
                     what: "cannot find childproc's own executable".into(),
                     source: e,
                 })?;
                 Spec::new(exe.into_os_string(), vec!["cluster-worker".into()])
             }
-            Role::Worker(argv, _) => Spec::new(
+            Role::Worker(argv, ..) => Spec::new(
                 OsString::from(&argv[0]),
                 argv[1..].iter().map(OsString::from).collect(),
             ),
@@ -137,8 +139,14 @@ impl Launcher for Local {
 fn remote_args(role: &Role) -> Vec<String> {
     let mut v = vec!["cluster-remote".to_string()];
     match role {
-        Role::Task(t) => v.extend(["--task".into(), t.name().into()]),
-        Role::Worker(_, line) => v.extend(["--worker".into(), (*line).to_string()]),
+        Role::Task(t, stop) => {
+            v.extend(["--task".into(), t.name().into()]);
+            v.extend(stop.iter().cloned());
+        }
+        Role::Worker(_, line, stop) => {
+            v.extend(["--worker".into(), (*line).to_string()]);
+            v.extend(stop.iter().cloned());
+        }
         Role::Exec(limits) => {
             v.push("--exec".into());
             v.extend(limits.iter().cloned());
@@ -389,7 +397,7 @@ mod tests {
         assert_eq!(&words[words.len() - 4..], ["-p", "2222", "--", "me@box"]);
         let argv = vec!["node".to_string(), "w.js".to_string()];
         let line = shell_words::join(std::iter::once("/opt/my cp".to_string()).chain(remote_args(
-            &Role::Worker(&argv, "node 'my w.js'; rm -rf ~"),
+            &Role::Worker(&argv, "node 'my w.js'; rm -rf ~", &[]),
         )));
         assert_eq!(
             shell_words::split(&line).unwrap(),

@@ -10,6 +10,7 @@
 //! thread that spawned a child.
 
 pub mod launch;
+pub mod quote;
 pub mod remote;
 pub mod report;
 pub mod role;
@@ -19,7 +20,7 @@ pub mod worker;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::BufRead;
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Condvar, Mutex};
@@ -55,15 +56,50 @@ pub struct JobResult {
     pub stderr: Vec<u8>,
     pub error: Option<String>,
     pub worker: usize,
-    pub pid: i32,
+    /// `None` for a job that never started (`--json` prints null: a 0 passed to kill(1) would
+    /// signal the caller's own process group).
+    pub pid: Option<i32>,
     pub attempts: u32,
     pub started: SystemTime,
     pub duration: Duration,
-    pub exit_code: i32,
-    pub signal: i32,
-    pub command: String,
+    pub ended: Ended,
+    /// The joblog's `Command` (bytes: an input need not be UTF-8).
+    pub command: Vec<u8>,
     /// Where it ran: `:` for this machine, else the host (or Slurm node) name.
     pub host: Arc<str>,
+}
+
+/// The joblog's `Exitval` and `Signal` of a job, with GNU parallel's meanings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ended {
+    pub exit: i32,
+    pub signal: i32,
+}
+
+impl Ended {
+    pub const OK: Ended = Ended { exit: 0, signal: 0 };
+
+    /// Failed without a process status of its own (a task's error reply).
+    pub const FAILED: Ended = Ended { exit: 1, signal: 0 };
+
+    /// childproc itself ended the job (timeout, halt, interruption) or never ran it: Exitval
+    /// -1, with the signal the job died of, if any.
+    pub fn stopped(signal: i32) -> Ended {
+        Ended { exit: -1, signal }
+    }
+
+    /// A process status: a job killed by a signal it was not sent by us has Exitval 0.
+    pub fn of(status: Status, we_stopped_it: bool) -> Ended {
+        let signal = match status {
+            Status::Signaled(n) => n,
+            Status::Exited(_) => 0,
+        };
+        match status {
+            _ if we_stopped_it => Ended::stopped(signal),
+            Status::Exited(c) => Ended { exit: c, signal: 0 },
+            Status::Signaled(n) => Ended { exit: 0, signal: n },
+        }
+    }
 }
 
 /// How jobs are run.
@@ -99,6 +135,8 @@ struct Shared {
     remote_cpu: AtomicU64,
     /// `cluster-remote --exec` arguments carrying the job limits.
     exec_limits: Vec<String>,
+    /// `cluster-remote` arguments carrying how a worker is stopped.
+    stop_args: Vec<String>,
     /// Results are reported by the slot that produced them, under this lock.
     reporter: Mutex<report::Reporter>,
 }
@@ -284,6 +322,7 @@ fn pool(a: &ClusterArgs) -> anyhow::Result<Pool> {
 pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
     // A zero limit is no limit, as for every other duration.
     a.job_timeout = a.job_timeout.filter(|d| !d.is_zero());
+    check_mode_options(&a)?;
     let pool = pool(&a)?;
     let (launchers, slot_hosts) = (&pool.launchers, &pool.slots);
     let workers = slot_hosts.len();
@@ -316,6 +355,7 @@ pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
         return Err(UsageError("one of --task, --worker or --exec is required".into()).into());
     };
     let exec_limits = exec_limit_args(&a);
+    let stop_args = stop_args(&a);
     let mut reporter = report::Reporter::new(&a, remote)?;
     let known_total = (!a.inputs.is_empty()).then_some(a.inputs.len() as u64);
     reporter.set_total(known_total);
@@ -349,6 +389,7 @@ pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
         remote,
         remote_cpu: AtomicU64::new(0),
         exec_limits,
+        stop_args,
         reporter: Mutex::new(reporter),
     });
 
@@ -433,6 +474,10 @@ pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
         ));
         return Ok(Exit::Failure);
     }
+    if let Some(e) = reporter.joblog_error() {
+        error_line(&format!("{e}; the run was stopped"));
+        return Ok(Exit::Failure);
+    }
     if let Some(sig) = interrupted {
         return Ok(Exit::Signal(sig));
     }
@@ -446,17 +491,55 @@ pub fn run(mut a: ClusterArgs) -> anyhow::Result<Exit> {
     })
 }
 
-/// `cluster-remote --exec` options that carry the job limits to the far side.
-fn exec_limit_args(a: &ClusterArgs) -> Vec<String> {
-    let ms = |d: Duration| (d.as_millis().max(u128::from(!d.is_zero()))).to_string();
-    let mut v = vec![
+/// Options that only mean something in one mode are refused elsewhere, rather than ignored
+/// (`--shell --task sum` would otherwise quietly run without a shell).
+fn check_mode_options(a: &ClusterArgs) -> Result<(), UsageError> {
+    let remote = a.hosts.is_some() || a.hosts_file.is_some() || a.slurm || a.slurm_args.is_some();
+    if a.remote_childproc.is_some() && !remote {
+        return Err(UsageError(
+            "--remote-childproc only applies with --hosts, --hosts-file or --slurm".into(),
+        ));
+    }
+    if a.ssh != "ssh" && a.hosts.is_none() && a.hosts_file.is_none() {
+        return Err(UsageError(
+            "--ssh only applies with --hosts or --hosts-file".into(),
+        ));
+    }
+    let mode = if a.task.is_some() {
+        "--task"
+    } else if a.worker.is_some() {
+        "--worker"
+    } else {
+        return Ok(()); // --exec, or no mode at all (reported later)
+    };
+    if a.shell {
+        return Err(UsageError(format!(
+            "--shell only applies to --exec, not to {mode}"
+        )));
+    }
+    Ok(())
+}
+
+/// A duration as `cluster-remote` reads it: whole milliseconds, never rounded down to 0.
+fn millis(d: Duration) -> String {
+    (d.as_millis().max(u128::from(!d.is_zero()))).to_string()
+}
+
+/// `cluster-remote` options that carry the stop policy (`--kill-signal`, `--kill-after`).
+fn stop_args(a: &ClusterArgs) -> Vec<String> {
+    vec![
         "--kill-signal".to_string(),
         a.kill.kill_signal.number().to_string(),
         "--kill-after".to_string(),
-        ms(a.kill.kill_after),
-    ];
+        millis(a.kill.kill_after),
+    ]
+}
+
+/// `cluster-remote --exec` options that carry the job limits to the far side.
+fn exec_limit_args(a: &ClusterArgs) -> Vec<String> {
+    let mut v = stop_args(a);
     if let Some(t) = a.job_timeout {
-        v.extend(["--job-timeout".to_string(), ms(t)]);
+        v.extend(["--job-timeout".to_string(), millis(t)]);
     }
     v
 }
@@ -555,13 +638,12 @@ fn not_run(slot: usize, job: Job, why: &str) -> JobResult {
         stderr: Vec::new(),
         error: Some(why.to_string()),
         worker: slot,
-        pid: 0,
+        pid: None,
         attempts: 0,
         started: SystemTime::now(),
         duration: Duration::ZERO,
-        exit_code: -1,
-        signal: 0,
-        command: String::new(),
+        ended: Ended::stopped(0),
+        command: Vec::new(),
         // Never ran anywhere.
         host: Arc::from("-"),
     }
@@ -630,9 +712,10 @@ fn report(shared: &Shared, r: JobResult) {
             Err(poisoned) => poisoned.into_inner(),
         };
         rep.job(r);
-        rep.output_error().is_some()
+        rep.broken()
     };
-    // Results have nowhere to go: stop the run (the main thread says how it ends).
+    // Results or the joblog have nowhere to go: stop the run (the main thread says how it
+    // ends).
     if out_gone && !shared.stop.swap(true, Ordering::SeqCst) {
         signals::cancel_all();
     }
@@ -719,8 +802,8 @@ fn try_next_job(shared: &Shared) -> Option<Job> {
 fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
     let max_depth = pipeline_depth(&shared.mode);
     let role = match &shared.mode {
-        Mode::Task(t) => Role::Task(*t),
-        Mode::Worker(argv) => Role::Worker(argv, shared.worker_line.as_str()),
+        Mode::Task(t) => Role::Task(*t, &shared.stop_args),
+        Mode::Worker(argv) => Role::Worker(argv, shared.worker_line.as_str(), &shared.stop_args),
         Mode::Exec { .. } => return,
     };
     let mut host = Arc::clone(&launcher.state().label);
@@ -730,9 +813,9 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
         mark: Instant::now(),
     };
     let command = match &shared.mode {
-        Mode::Task(t) => format!("task {}", t.name()),
-        Mode::Worker(argv) => argv.join(" "),
-        Mode::Exec { .. } => String::new(),
+        Mode::Task(t) => format!("task {}", t.name()).into_bytes(),
+        Mode::Worker(argv) => quote::join(argv.iter().map(String::as_bytes)),
+        Mode::Exec { .. } => Vec::new(),
     };
     let mut current: Option<IpcWorker> = None;
     let mut answered_since_start = 0u64;
@@ -753,8 +836,8 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                   ok: bool,
                   output: Vec<u8>,
                   error: Option<String>,
-                  pid: i32,
-                  signal: i32,
+                  pid: Option<i32>,
+                  ended: Ended,
                   host: &Arc<str>| {
         JobResult {
             seq: e.job.seq,
@@ -768,8 +851,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
             attempts: e.attempts.max(1),
             started: e.wall,
             duration: e.began.elapsed(),
-            exit_code: i32::from(!ok),
-            signal,
+            ended,
             command: command.clone(),
             host: Arc::clone(host),
         }
@@ -798,7 +880,15 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
             for e in inflight.drain(..).chain(ready.drain(..)) {
                 report(
                     shared,
-                    finish(e, false, Vec::new(), Some(why.clone()), 0, 0, &host),
+                    finish(
+                        e,
+                        false,
+                        Vec::new(),
+                        Some(why.clone()),
+                        None,
+                        Ended::stopped(0),
+                        &host,
+                    ),
                 );
             }
             if shared.dead_slots.load(Ordering::SeqCst) < shared.workers {
@@ -808,7 +898,15 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 let why = format!("not run: no worker left ({why})");
                 report(
                     shared,
-                    finish(new_entry(job), false, Vec::new(), Some(why), 0, 0, &host),
+                    finish(
+                        new_entry(job),
+                        false,
+                        Vec::new(),
+                        Some(why),
+                        None,
+                        Ended::stopped(0),
+                        &host,
+                    ),
                 );
             }
             break;
@@ -825,7 +923,8 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
         }
         if current.is_none() {
             match launcher.start(&role).map_err(|e| e.to_string()) {
-                Ok(w) => {
+                Ok(mut w) => {
+                    w.set_stop(&shared.limits);
                     current = Some(w);
                     answered_since_start = 0;
                 }
@@ -858,6 +957,10 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
         // Read after the wait: a remote worker's pid and node arrive with its hello (and a
         // job that times out or is killed before any answer still names them).
         let pid = w.pid;
+        // A remote worker's pid is 0 until its hello: it never started as far as we know.
+        let known_pid = Some(pid).filter(|&p| p > 0);
+        // When we stopped it (a timeout, a stop): the signal it died of.
+        let killed_by = w.stopped_by();
         if !launcher.runs_here() {
             host = launcher.host_of(w.remote_host());
         }
@@ -876,9 +979,15 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 let r = match &shared.mode {
                     Mode::Task(_) => {
                         let (ok, output, error) = task_reply(&m);
-                        finish(e, ok, output, error, pid, 0, &host)
+                        let why = error.as_deref().unwrap_or("unknown error");
+                        if !ok && retry(shared, e.job.seq, e.attempts, why) {
+                            ready.push_back(e);
+                            continue;
+                        }
+                        let ended = if ok { Ended::OK } else { Ended::FAILED };
+                        finish(e, ok, output, error, known_pid, ended, &host)
                     }
-                    _ => finish(e, true, m, None, pid, 0, &host),
+                    _ => finish(e, true, m, None, known_pid, Ended::OK, &host),
                 };
                 report(shared, r);
             }
@@ -897,8 +1006,8 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                             false,
                             Vec::new(),
                             Some(why.into()),
-                            pid,
-                            libc::SIGKILL,
+                            known_pid,
+                            Ended::stopped(killed_by),
                             &host,
                         ),
                     );
@@ -912,8 +1021,8 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                             false,
                             Vec::new(),
                             Some("not run: the run was stopped".into()),
-                            0,
-                            0,
+                            None,
+                            Ended::stopped(0),
                             &host,
                         ),
                     );
@@ -939,7 +1048,7 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 if let Some(w) = current.take() {
                     add_remote_cpu(shared, &w);
                 }
-                let (why, signal) = match failure {
+                let (why, ended) = match failure {
                     Reply::Died(status) => {
                         let how = describe(status);
                         if answered_since_start == 0 {
@@ -958,18 +1067,17 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                                 ));
                             }
                         }
-                        let sig = match status {
-                            Some(Status::Signaled(n)) => n,
-                            _ => 0,
-                        };
-                        (format!("worker {pid} {how} while running the job"), sig)
+                        (
+                            format!("worker {pid} {how} while running the job"),
+                            worker_died(status),
+                        )
                     }
                     _ => (
                         format!(
                             "timed out after {}",
                             humantime::format_duration(shared.job_timeout.unwrap_or_default())
                         ),
-                        0,
+                        Ended::stopped(killed_by),
                     ),
                 };
                 // The front job was running; the others never started and go back unharmed.
@@ -977,18 +1085,13 @@ fn ipc_slot(slot: usize, shared: &Shared, launcher: &dyn Launcher) {
                 if !rest.is_empty() {
                     let mut e = rest.remove(0);
                     e.attempts += 1;
-                    if e.attempts > shared.retries || gave_up.is_some() {
+                    if gave_up.is_none() && retry(shared, e.job.seq, e.attempts, &why) {
+                        ready.push_back(e);
+                    } else {
                         report(
                             shared,
-                            finish(e, false, Vec::new(), Some(why), pid, signal, &host),
+                            finish(e, false, Vec::new(), Some(why), known_pid, ended, &host),
                         );
-                    } else {
-                        error_line(&format!(
-                            "job {}: {why}; retrying (attempt {})",
-                            e.job.seq,
-                            e.attempts + 1
-                        ));
-                        ready.push_back(e);
                     }
                 }
                 for e in rest.into_iter().rev() {
@@ -1042,6 +1145,28 @@ fn task_reply(m: &[u8]) -> (bool, Vec<u8>, Option<String>) {
     }
 }
 
+/// Whether a job that failed after `attempts` tries gets another (`--retries`; none once the
+/// run is stopping), saying so on stderr.
+fn retry(shared: &Shared, seq: u64, attempts: u32, why: &str) -> bool {
+    if attempts > shared.retries || shared.stop.load(Ordering::SeqCst) {
+        return false;
+    }
+    error_line(&format!(
+        "job {seq} failed: {why}; retrying (attempt {})",
+        attempts + 1
+    ));
+    true
+}
+
+/// The `Ended` of a job whose worker died while running it: the worker's own status (a clean
+/// exit still failed the job, so it is not written as 0).
+fn worker_died(status: Option<Status>) -> Ended {
+    match status {
+        Some(Status::Exited(0)) | None => Ended::FAILED,
+        Some(st) => Ended::of(st, false),
+    }
+}
+
 fn describe(status: Option<Status>) -> String {
     match status {
         Some(Status::Exited(c)) => format!("exited with code {c}"),
@@ -1054,33 +1179,19 @@ fn describe(status: Option<Status>) -> String {
 }
 
 /// Build the argv of an `--exec` job: `{}` replaced by the input as one literal argument
-/// (appended when absent); with `--shell`, the input is shell-quoted into `sh -c`.
+/// (appended when absent); with `--shell`, the input is shell-quoted into `sh -c`, byte for
+/// byte.
 fn exec_argv(template: &[String], shell: bool, input: &[u8]) -> Vec<OsString> {
     if shell {
-        let quoted = shell_words::quote(&String::from_utf8_lossy(input)).into_owned();
-        let mut line = template.join(" ");
-        if line.contains("{}") {
-            line = line.replace("{}", &quoted);
-        } else {
-            line.push(' ');
-            line.push_str(&quoted);
-        }
-        return vec!["/bin/sh".into(), "-c".into(), line.into()];
+        let line = substitute(&template.join(" "), &quote::quote(input), true);
+        return vec!["/bin/sh".into(), "-c".into(), OsString::from_vec(line)];
     }
     let mut out = Vec::with_capacity(template.len() + 1);
     let mut substituted = false;
     for part in template {
         if part.contains("{}") {
             substituted = true;
-            let mut bytes = Vec::new();
-            let mut rest = part.as_str();
-            while let Some(i) = rest.find("{}") {
-                bytes.extend_from_slice(&rest.as_bytes()[..i]);
-                bytes.extend_from_slice(input);
-                rest = &rest[i + 2..];
-            }
-            bytes.extend_from_slice(rest.as_bytes());
-            out.push(OsString::from_vec(bytes));
+            out.push(OsString::from_vec(substitute(part, input, false)));
         } else {
             out.push(OsString::from(part));
         }
@@ -1089,6 +1200,35 @@ fn exec_argv(template: &[String], shell: bool, input: &[u8]) -> Vec<OsString> {
         out.push(OsString::from_vec(input.to_vec()));
     }
     out
+}
+
+/// `text` with every `{}` replaced by `with`; when there is none and `append`, `with` is
+/// added after a space.
+fn substitute(text: &str, with: &[u8], append: bool) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(text.len() + with.len() + 1);
+    let mut rest = text;
+    let mut found = false;
+    while let Some(i) = rest.find("{}") {
+        found = true;
+        bytes.extend_from_slice(&rest.as_bytes()[..i]);
+        bytes.extend_from_slice(with);
+        rest = &rest[i + 2..];
+    }
+    bytes.extend_from_slice(rest.as_bytes());
+    if !found && append {
+        bytes.push(b' ');
+        bytes.extend_from_slice(with);
+    }
+    bytes
+}
+
+/// The joblog's `Command`: what a shell would read to run the same job — the argv quoted, or
+/// with `--shell` the line handed to the shell (no `/bin/sh -c` in front).
+fn command_line(argv: &[OsString], shell: bool) -> Vec<u8> {
+    match argv {
+        [_, _, line] if shell => line.as_bytes().to_vec(),
+        _ => quote::join(argv.iter().map(|a| a.as_bytes())),
+    }
 }
 
 /// One try of an `--exec` job, wherever it ran.
@@ -1197,8 +1337,89 @@ fn attempt_remote(
     }
 }
 
-/// Run one `--exec` job to its end, with retries. `Err` hands the job back: its host
-/// connection failed (the reason says how).
+/// How one try of an `--exec` job ended, in the terms of its report.
+struct Tried {
+    ok: bool,
+    error: Option<String>,
+    ended: Ended,
+    pid: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// Killed because the run is being stopped: never retried.
+    cancelled: bool,
+}
+
+impl Tried {
+    fn not_started(msg: String, code: i32) -> Tried {
+        Tried {
+            ok: false,
+            error: Some(msg),
+            ended: Ended {
+                exit: code,
+                signal: 0,
+            },
+            pid: None,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            cancelled: false,
+        }
+    }
+
+    fn ran(a: Attempt, job_timeout: Option<Duration>) -> Tried {
+        let ok = !a.timed_out && a.status == Status::Exited(0);
+        let error = if ok {
+            None
+        } else if a.timed_out {
+            Some(format!(
+                "timed out after {}",
+                humantime::format_duration(job_timeout.unwrap_or_default())
+            ))
+        } else if a.cancelled {
+            Some("killed: the run was stopped".into())
+        } else {
+            Some(describe(Some(a.status)))
+        };
+        Tried {
+            ok,
+            error,
+            ended: Ended::of(a.status, a.timed_out || a.cancelled),
+            pid: Some(a.pid).filter(|&p| p > 0),
+            stdout: a.stdout,
+            stderr: a.stderr,
+            cancelled: a.cancelled,
+        }
+    }
+}
+
+/// One try of an `--exec` job, here or on the slot's host; also where it ran.
+fn try_exec(
+    shared: &Shared,
+    launcher: &dyn Launcher,
+    server: &mut Option<IpcWorker>,
+    argv: &[OsString],
+) -> (Result<Tried, Lost>, Arc<str>) {
+    let tried = if launcher.runs_here() {
+        attempt_here(argv, &shared.limits)
+            .map_err(|e| RemoteEnd::Spawn(e.to_string(), i32::from(e.exit().code())))
+    } else {
+        attempt_remote(shared, launcher, server, argv)
+    };
+    let host = if launcher.runs_here() {
+        Arc::clone(&launcher.state().label)
+    } else {
+        launcher.host_of(server.as_ref().and_then(|w| w.remote_host()))
+    };
+    let tried = match tried {
+        Ok(a) => Ok(Tried::ran(a, shared.job_timeout)),
+        Err(RemoteEnd::Spawn(msg, code)) => Ok(Tried::not_started(msg, code)),
+        Err(RemoteEnd::Lost(lost)) => Err(lost),
+    };
+    (tried, host)
+}
+
+/// Run one `--exec` job to its end, retrying any failure up to `--retries` times (as GNU
+/// parallel does: a non-zero exit too). `Err` hands the job back: its host connection failed
+/// (the reason says how).
 fn run_exec_job(
     slot: usize,
     shared: &Shared,
@@ -1209,93 +1430,33 @@ fn run_exec_job(
     job: Job,
 ) -> Result<JobResult, (Job, Lost)> {
     let argv = exec_argv(template, shell, &job.input);
-    let command = argv
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let command = command_line(&argv, shell);
     let began = Instant::now();
     let wall = SystemTime::now();
-    let mut host = Arc::clone(&launcher.state().label);
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let tried = if launcher.runs_here() {
-            attempt_here(&argv, &shared.limits)
-                .map_err(|e| RemoteEnd::Spawn(e.to_string(), i32::from(e.exit().code())))
-        } else {
-            let t = attempt_remote(shared, launcher, server, &argv);
-            host = launcher.host_of(server.as_ref().and_then(|w| w.remote_host()));
-            t
+        let (t, host) = match try_exec(shared, launcher, server, &argv) {
+            (Ok(t), host) => (t, host),
+            (Err(lost), _) => return Err((job, lost)),
         };
-        let a = match tried {
-            Ok(a) => a,
-            Err(RemoteEnd::Lost(lost)) => return Err((job, lost)),
-            Err(RemoteEnd::Spawn(msg, code)) => {
-                return Ok(JobResult {
-                    seq: job.seq,
-                    input: job.input,
-                    ok: false,
-                    output: Vec::new(),
-                    stderr: Vec::new(),
-                    error: Some(msg),
-                    worker: slot,
-                    pid: 0,
-                    attempts,
-                    started: wall,
-                    duration: began.elapsed(),
-                    exit_code: code,
-                    signal: 0,
-                    command,
-                    host,
-                });
-            }
-        };
-        let (exit_code, signal) = match a.status {
-            Status::Exited(c) => (c, 0),
-            Status::Signaled(n) => (-1, n),
-        };
-        let crashed = a.timed_out || (signal != 0 && !a.cancelled);
-        if crashed && attempts <= shared.retries && !shared.stop.load(Ordering::SeqCst) {
-            error_line(&format!(
-                "job {} {}; retrying (attempt {})",
-                job.seq,
-                if a.timed_out {
-                    "timed out".to_string()
-                } else {
-                    describe(Some(a.status))
-                },
-                attempts + 1
-            ));
+        let why = t.error.as_deref().unwrap_or("unknown error");
+        if !t.ok && !t.cancelled && retry(shared, job.seq, attempts, why) {
             continue;
         }
-        let ok = !a.timed_out && a.status == Status::Exited(0);
-        let error = if ok {
-            None
-        } else if a.timed_out {
-            Some(format!(
-                "timed out after {}",
-                humantime::format_duration(shared.job_timeout.unwrap_or_default())
-            ))
-        } else if a.cancelled {
-            Some("killed: the run was stopped".into())
-        } else {
-            Some(describe(Some(a.status)))
-        };
         return Ok(JobResult {
             seq: job.seq,
             input: job.input,
-            ok,
-            output: a.stdout,
-            stderr: a.stderr,
-            error,
+            ok: t.ok,
+            output: t.stdout,
+            stderr: t.stderr,
+            error: t.error,
             worker: slot,
-            pid: a.pid,
+            pid: t.pid,
             attempts,
             started: wall,
             duration: began.elapsed(),
-            exit_code,
-            signal,
+            ended: t.ended,
             command,
             host,
         });

@@ -28,6 +28,7 @@ use super::worker::{EXIT, HELLO, IpcWorker, Reply, STARTED};
 use crate::cli::RemoteArgs;
 use crate::cmd::UsageError;
 use crate::exit::Exit;
+use crate::ipc;
 use crate::process::{self, Spec, Status, children_cpu, signals};
 
 pub fn run(a: RemoteArgs) -> anyhow::Result<Exit> {
@@ -54,7 +55,7 @@ pub fn run(a: RemoteArgs) -> anyhow::Result<Exit> {
     } else {
         return Err(UsageError("one of --task, --worker or --exec is required".into()).into());
     };
-    relay(spec)
+    relay(spec, &a.kill.limits(None))
 }
 
 fn hostname() -> String {
@@ -94,8 +95,9 @@ fn watch_stdin(mut each: impl FnMut(&[u8]) -> bool + Send + 'static) {
         });
 }
 
-fn relay(spec: Spec) -> anyhow::Result<Exit> {
+fn relay(spec: Spec, stop: &process::Limits) -> anyhow::Result<Exit> {
     let mut w = IpcWorker::start(spec)?;
+    w.set_stop(stop);
     let mut to_worker = w.writer()?;
     let mut out = std::io::stdout().lock();
     if say(
@@ -125,11 +127,7 @@ fn relay(spec: Spec) -> anyhow::Result<Exit> {
                 }
             }
             Reply::Died(status) => {
-                let (code, signal) = match status {
-                    Some(Status::Exited(c)) => (Some(c), None),
-                    Some(Status::Signaled(n)) => (None, Some(n)),
-                    None => (None, None),
-                };
+                let (code, signal) = code_and_signal(status);
                 let cpu = children_cpu().saturating_sub(cpu_before);
                 let _ = say(
                     &mut out,
@@ -142,14 +140,27 @@ fn relay(spec: Spec) -> anyhow::Result<Exit> {
             // (with the CPU time, now that it is reaped) in case the primary still listens.
             Reply::Interrupted | Reply::TimedOut | Reply::Lost(_) => {
                 let cpu = children_cpu().saturating_sub(cpu_before);
+                let (code, signal) = match w.stopped() {
+                    None => (None, Some(libc::SIGKILL)),
+                    st => code_and_signal(st),
+                };
                 let _ = say(
                     &mut out,
-                    &json!({"cmd": EXIT, "code": null, "signal": libc::SIGKILL,
+                    &json!({"cmd": EXIT, "code": code, "signal": signal,
                             "cpuUs": cpu.as_micros() as u64}),
                 );
                 return Ok(Exit::Child(0));
             }
         }
+    }
+}
+
+/// A status as the exit line carries it.
+fn code_and_signal(status: Option<Status>) -> (Option<i32>, Option<i32>) {
+    match status {
+        Some(Status::Exited(c)) => (Some(c), None),
+        Some(Status::Signaled(n)) => (None, Some(n)),
+        None => (None, None),
     }
 }
 
@@ -208,12 +219,13 @@ fn serve_exec(a: &RemoteArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Child(0));
     }
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    let mut pending = Vec::new();
+    // The decoder remembers how far it has looked for a newline: a request line of any length
+    // costs time linear in its length (rescanning the whole buffer on every read did not).
+    let mut pending = ipc::LineDecoder::new();
     watch_stdin(move |chunk| {
-        pending.extend_from_slice(chunk);
-        while let Some(i) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=i).collect();
-            if tx.send(line).is_err() {
+        pending.push(chunk);
+        while let Some(line) = pending.next_line() {
+            if tx.send(line.to_vec()).is_err() {
                 return false;
             }
         }
@@ -223,7 +235,7 @@ fn serve_exec(a: &RemoteArgs) -> anyhow::Result<Exit> {
         if signals::cancelled() || signals::Seen::now().first().is_some() {
             break;
         }
-        if line.iter().all(u8::is_ascii_whitespace) {
+        if ipc::is_blank(&line) {
             continue;
         }
         let reply = match job_argv(&line) {

@@ -22,6 +22,8 @@ pub struct Reporter {
     /// Why our stdout stopped working, if it did (the run is then stopped).
     out_error: Option<std::io::Error>,
     joblog: Option<BufWriter<std::fs::File>>,
+    /// Why the joblog could not be written (the run is then stopped, and ends with 125).
+    joblog_error: Option<String>,
     progress: Option<indicatif::ProgressBar>,
     /// `--progress` asked for while stderr is not a terminal (a log, a CI console): a bar
     /// cannot be redrawn there, so a plain line is printed every [`TEXT_PROGRESS_EVERY`].
@@ -42,10 +44,14 @@ impl Reporter {
                 let f = std::fs::File::create(p)
                     .with_context(|| format!("--joblog {}", p.display()))?;
                 let mut w = BufWriter::new(f);
+                // Written through at once: a joblog that cannot be written fails the run
+                // before any job starts (a full disk, /dev/full).
                 writeln!(
                     w,
                     "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand"
-                )?;
+                )
+                .and_then(|()| w.flush())
+                .with_context(|| format!("--joblog {}", p.display()))?;
                 Some(w)
             }
             None => None,
@@ -67,6 +73,7 @@ impl Reporter {
             out_ok: true,
             out_error: None,
             joblog,
+            joblog_error: None,
             progress: (show && tty).then(indicatif::ProgressBar::hidden),
             text_progress,
             last_flush: Instant::now(),
@@ -122,6 +129,16 @@ impl Reporter {
         }
     }
 
+    /// Why the joblog could not be written, if it could not.
+    pub fn joblog_error(&self) -> Option<&str> {
+        self.joblog_error.as_deref()
+    }
+
+    /// Results or the joblog can no longer be written: the run must stop.
+    pub fn broken(&self) -> bool {
+        self.out_error.is_some() || self.joblog_error.is_some()
+    }
+
     /// The error that made stdout unusable, if any.
     pub fn output_error(&self) -> Option<&std::io::Error> {
         self.out_error.as_ref()
@@ -175,9 +192,6 @@ impl Reporter {
             && let Err(e) = self.out.flush()
         {
             self.out_failed(e);
-        }
-        if let Some(j) = &mut self.joblog {
-            let _ = j.flush();
         }
         self.last_flush = Instant::now();
     }
@@ -251,23 +265,11 @@ impl Reporter {
 
     fn log(&mut self, r: &JobResult) {
         let Some(j) = &mut self.joblog else { return };
-        let start = r
-            .started
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
-        let _ = writeln!(
-            j,
-            "{}\t{}\t{:.3}\t{:.3}\t0\t{}\t{}\t{}\t{}",
-            r.seq,
-            r.host.replace(['\t', '\n'], " "),
-            start,
-            r.duration.as_secs_f64(),
-            r.output.len() + r.stderr.len(),
-            r.exit_code,
-            r.signal,
-            r.command.replace(['\t', '\n'], " "),
-        );
+        // Each row is flushed: a write error shows at the row that failed, not at the end.
+        if let Err(e) = write_row(j, r).and_then(|()| j.flush()) {
+            self.joblog_error = Some(format!("--joblog: cannot write job {}'s row: {e}", r.seq));
+            self.joblog = None;
+        }
     }
 
     /// Flush everything and print the summary line on stderr.
@@ -338,6 +340,34 @@ impl Reporter {
             }
         }
     }
+}
+
+/// One joblog row: GNU parallel's columns and formats. Send is 0 (jobs get no stdin); Receive
+/// counts stdout bytes only.
+fn write_row(j: &mut impl Write, r: &JobResult) -> std::io::Result<()> {
+    let start = r
+        .started
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    write!(
+        j,
+        "{}\t{}\t{:.3}\t{:10.3}\t0\t{}\t{}\t{}\t",
+        r.seq,
+        r.host.replace(['\t', '\n'], " "),
+        start,
+        r.duration.as_secs_f64(),
+        r.output.len(),
+        r.ended.exit,
+        r.ended.signal,
+    )?;
+    let command: Vec<u8> = r
+        .command
+        .iter()
+        .map(|&b| if b == b'\t' || b == b'\n' { b' ' } else { b })
+        .collect();
+    j.write_all(&command)?;
+    j.write_all(b"\n")
 }
 
 /// An input as it is named in a message: long ones are cut (the joblog and `--json` keep it).

@@ -86,6 +86,12 @@ pub struct IpcWorker {
     buf: Vec<u8>,
     pub pid: i32,
     remote: Option<RemoteState>,
+    /// How the worker is stopped (timeout, interruption, `--halt now`): this signal, then
+    /// SIGKILL after the grace period (`None`: never). Until told otherwise, SIGKILL at once.
+    stop_signal: i32,
+    kill_after: Option<Duration>,
+    /// How the worker ended when we stopped it.
+    stopped: Option<Status>,
 }
 
 fn io_err(what: &str, source: std::io::Error) -> SpawnError {
@@ -146,7 +152,29 @@ impl IpcWorker {
             dec: ipc::LineDecoder::new(),
             buf: vec![0u8; 64 * 1024],
             remote,
+            stop_signal: libc::SIGKILL,
+            kill_after: Some(Duration::ZERO),
+            stopped: None,
         })
+    }
+
+    /// Stop this worker as `--kill-signal` and `--kill-after` say (see [`IpcWorker::kill`]).
+    pub fn set_stop(&mut self, limits: &process::Limits) {
+        self.stop_signal = limits.kill_signal.number();
+        self.kill_after = limits.kill_after;
+    }
+
+    /// How the worker ended when we stopped it.
+    pub fn stopped(&self) -> Option<Status> {
+        self.stopped
+    }
+
+    /// The signal that ended the worker when we stopped it (0: it exited by itself).
+    pub fn stopped_by(&self) -> i32 {
+        match self.stopped {
+            Some(Status::Signaled(n)) => n,
+            _ => 0,
+        }
     }
 
     /// Remote: whether the far side said hello (the connection worked at least once).
@@ -321,7 +349,7 @@ impl IpcWorker {
     /// The next complete user message already received, if any.
     fn next_message(&mut self) -> Option<Vec<u8>> {
         while let Some(l) = self.dec.next_line() {
-            if l.iter().all(u8::is_ascii_whitespace) {
+            if ipc::is_blank(l) {
                 continue;
             }
             match ipc::compact(l) {
@@ -345,17 +373,25 @@ impl IpcWorker {
         self.child.take().map(|c| c.finish(grace))
     }
 
-    /// Kill the worker's whole process group and reap it. A launcher gets SIGTERM and time
-    /// first: srun cancels its step on SIGTERM (a SIGKILLed srun leaves the step running), and
-    /// a terminated ssh closes the channel, so the remote role sees EOF and cleans up.
+    /// Stop the worker's whole process group — the stop signal, then SIGKILL after the grace
+    /// period — and reap it. A launcher gets SIGTERM and time instead: srun cancels its step
+    /// on SIGTERM (a SIGKILLed srun leaves the step running), and a terminated ssh closes the
+    /// channel, so the remote role sees EOF and stops its worker the same way.
     pub fn kill(&mut self) -> Option<Status> {
-        if self.remote.is_some() {
+        let status = if self.remote.is_some() {
             if let Some(c) = &self.child {
                 c.signal_group(libc::SIGTERM);
             }
-            return self.exit_status(REMOTE_STOP_GRACE);
+            let grace = REMOTE_STOP_GRACE.saturating_add(self.kill_after.unwrap_or_default());
+            self.exit_status(grace)
+        } else {
+            let (sig, after) = (self.stop_signal, self.kill_after);
+            self.child.take().map(|c| c.stop(sig, after))
+        };
+        if status.is_some() {
+            self.stopped = status;
         }
-        self.exit_status(Duration::ZERO)
+        status
     }
 
     /// Orderly end: half-close the channel (the worker sees 'disconnect'), then wait a little.

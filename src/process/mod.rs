@@ -572,6 +572,15 @@ impl Running {
         supervise::reap(self.pid, false)
     }
 
+    /// Stop the child as `--kill-signal`/`--kill-after` say: `sig` to its group, up to
+    /// `kill_after` for it to exit (`None`: as long as it takes, never SIGKILL), then SIGKILL;
+    /// reap it. (Cluster workers are stopped this way; supervised children by [`supervise`].)
+    pub fn stop(self, sig: i32, kill_after: Option<Duration>) -> Status {
+        self.signal_group(sig);
+        // "Never" as a deadline `finish` can hold: about 136 years.
+        self.finish(kill_after.unwrap_or(Duration::from_secs(u64::from(u32::MAX))))
+    }
+
     /// Wait up to `grace` for the child to exit on its own, then SIGKILL its group; reap it.
     pub fn finish(mut self, grace: Duration) -> Status {
         let now = Instant::now();
