@@ -10,8 +10,8 @@ command -v node >/dev/null || need+=(nodejs)
 command -v /usr/bin/time >/dev/null || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq; apt-get install -y -qq "${need[@]}" </dev/null >/dev/null; fi
 command -v rust-parallel >/dev/null || cargo install --quiet rust-parallel
-cargo build --release --quiet --bin childproc --example spawn_loop
 source bench/lib.sh
+build_release --bin childproc --example spawn_loop
 BIN=$(rel childproc)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 now() { date +%s%N; }

@@ -9,8 +9,8 @@ command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v node >/dev/null || need+=(nodejs)
 [ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq; apt-get install -y -qq "${need[@]}" </dev/null >/dev/null; fi
-cargo build --release --quiet --bin childproc --example output_baseline
 source bench/lib.sh
+build_release --bin childproc --example output_baseline
 BIN=$(rel childproc)
 BASE=$(rel examples/output_baseline)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 TRIPS=${1:-50000}
 BURST=${2:-200000}
 command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs </dev/null; }
-cargo build --release --quiet --bin childproc --example ipc_bench
 source bench/lib.sh
+build_release --bin childproc --example ipc_bench
 BIN=$(rel childproc)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 

@@ -1,5 +1,12 @@
-# Shared by the bench scripts: where cargo put the release artifacts (.cargo/config.toml names
-# the target, so they live under target/<triple>/release).
+# Shared by the bench scripts.
+
+# Build release artifacts the way users get the fast binary: statically linked on x86_64 Linux
+# (`cargo static`, see .cargo/config.toml), a plain release build elsewhere.
+build_release() {
+  if [ "$(uname -sm)" = "Linux x86_64" ]; then cargo static --quiet "$@"; else cargo build --release --quiet "$@"; fi
+}
+
+# Where that build put an artifact.
 rel() {
   local d
   for d in target/x86_64-unknown-linux-gnu/release target/release; do

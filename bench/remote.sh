@@ -14,8 +14,8 @@ command -v parallel >/dev/null || need+=(parallel)
 command -v srun >/dev/null || need+=(slurm-wlm)
 [ -x /usr/sbin/munged ] || need+=(munge)
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq; apt-get install -y -qq "${need[@]}" </dev/null >/dev/null; fi
-cargo build --release --quiet --bin childproc
 source bench/lib.sh
+build_release --bin childproc
 BIN=$(rel childproc)
 tmp=$(mktemp -d)
 cleanup() {

@@ -1,5 +1,8 @@
 //! The clap model of the command line. It is the single source of truth for parsing, `--help`,
 //! the committed shell completions and the man pages (see `cmd::generate`).
+// The doc comments below are `--help` text rendered by clap, not rustdoc: `[N/][user@]host`
+// is a usage pattern there, not a link.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::ffi::OsString;
 use std::path::PathBuf;
