@@ -27,8 +27,11 @@ pub struct Plan {
     pub cwd: Option<CString>,
     /// Descriptors to install as 0, 1, 2 (`None`: inherit ours).
     pub stdio: [Option<RawFd>; 3],
-    /// A descriptor to install as 3.
-    pub fd3: Option<RawFd>,
+    /// Descriptors to install as 3, 4, … (none of them lies in that range unless it already is
+    /// its own target: the parent moved them).
+    pub fds: Vec<RawFd>,
+    /// `LISTEN_PID=` in `envp`, to be completed with the child's pid before exec.
+    pub listen_pid: Option<ListenPid>,
     pub take_tty: bool,
     pub parent: libc::pid_t,
     /// The child's entry in the guard's table (see guard.rs), null for none: the child stores
@@ -211,10 +214,13 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 return fail(shared, "setting up stdio");
             }
         }
-        if let Some(src) = plan.fd3
-            && !install(src, 3)
-        {
-            return fail(shared, "setting up fd 3");
+        for (i, &src) in plan.fds.iter().enumerate() {
+            if !install(src, 3 + i as RawFd) {
+                return fail(shared, "setting up descriptors from 3");
+            }
+        }
+        if let Some(l) = &plan.listen_pid {
+            l.fill(libc::syscall(libc::SYS_getpid) as u32);
         }
         if let Some(cwd) = &plan.cwd
             && libc::chdir(cwd.as_ptr()) != 0
@@ -231,6 +237,52 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
             *libc::__errno_location() = libc::ENOEXEC;
         }
         fail(shared, "execve")
+    }
+}
+
+/// The environment entry `LISTEN_PID=<pid>`, whose digits only the child knows: the parent
+/// allocates it with room for any pid, the child writes them (it shares our memory until exec).
+pub struct ListenPid(Box<std::cell::UnsafeCell<[u8; LISTEN_PID_LEN]>>);
+
+const LISTEN_PID_PREFIX: &[u8] = b"LISTEN_PID=";
+/// The prefix, 10 digits (any u32) and the NUL.
+const LISTEN_PID_LEN: usize = 11 + 10 + 1;
+
+impl ListenPid {
+    pub fn new() -> ListenPid {
+        let mut b = [0u8; LISTEN_PID_LEN];
+        b[..LISTEN_PID_PREFIX.len()].copy_from_slice(LISTEN_PID_PREFIX);
+        b[LISTEN_PID_PREFIX.len()] = b'0';
+        ListenPid(Box::new(std::cell::UnsafeCell::new(b)))
+    }
+
+    /// The entry for `envp`; it stays valid while `self` lives (the box never moves).
+    pub fn entry(&self) -> *const libc::c_char {
+        self.0.get().cast()
+    }
+
+    /// Write `pid` in decimal after the prefix, NUL-terminated. No allocation: the child calls
+    /// it between clone and exec.
+    fn fill(&self, pid: u32) {
+        let mut digits = [0u8; 10];
+        let mut n = pid;
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            n /= 10;
+            len += 1;
+            if n == 0 {
+                break;
+            }
+        }
+        let base: *mut u8 = self.0.get().cast();
+        for (i, d) in digits[..len].iter().rev().enumerate() {
+            // SAFETY: within the box (prefix + at most 10 digits + NUL = LISTEN_PID_LEN); the
+            // parent does not touch it while the child runs (CLONE_VFORK).
+            unsafe { base.add(LISTEN_PID_PREFIX.len() + i).write(*d) };
+        }
+        // SAFETY: as above.
+        unsafe { base.add(LISTEN_PID_PREFIX.len() + len).write(0) };
     }
 }
 

@@ -20,7 +20,7 @@ mod supervise;
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -95,6 +95,12 @@ pub struct Spec {
     pub stderr: Output,
     /// A descriptor to place on fd 3 in the child (the IPC channel of `fork`).
     pub fd3: Option<OwnedFd>,
+    /// More descriptors for the child, placed in order on the numbers after `fd3` (from 3 when
+    /// there is no `fd3`): socket activation's listening sockets, then an IPC channel.
+    pub fds: Vec<OwnedFd>,
+    /// Set `LISTEN_PID` to the child's own pid, between fork and exec (socket activation: a
+    /// server only takes `LISTEN_FDS` meant for its own pid).
+    pub listen_pid: bool,
     /// The signal the child gets when we die (PR_SET_PDEATHSIG), and whether the guard kills
     /// its whole group then. A program that must clean up after itself when we are gone (srun
     /// cancels its job step on SIGTERM; SIGKILLed, it leaves the step running) gets SIGTERM
@@ -115,6 +121,8 @@ impl Spec {
             stdout: Output::Inherit,
             stderr: Output::Inherit,
             fd3: None,
+            fds: Vec::new(),
+            listen_pid: false,
             death_signal: libc::SIGKILL,
             guarded: true,
         }
@@ -388,7 +396,10 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
             Some(slot(w, &mut keep))
         }
     };
-    let fd3 = spec.fd3.take().map(|fd| slot(fd, &mut keep));
+    let fds = child_fds(
+        spec.fd3.take().into_iter().chain(spec.fds.drain(..)),
+        &mut keep,
+    )?;
 
     let cstr = |b: &[u8], what: &str| {
         CString::new(b).map_err(|_| SpawnError::Io {
@@ -411,6 +422,11 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
             .chain(std::iter::once(std::ptr::null()))
             .collect::<Vec<_>>()
     };
+    let listen_env = spec.listen_pid.then(launch::ListenPid::new);
+    let mut envp = ptrs(&env);
+    if let Some(l) = &listen_env {
+        envp.insert(0, l.entry());
+    }
     let guard_slot = if spec.guarded { guard::reserve() } else { None };
     let path = cstr(exe.as_os_str().as_bytes(), "the program path")?;
     let sh_argv: Vec<*const libc::c_char> = [launch::SHELL.as_ptr(), path.as_ptr()]
@@ -422,13 +438,14 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
         path,
         sh_argv,
         argv: ptrs(&args),
-        envp: ptrs(&env),
+        envp,
+        listen_pid: listen_env,
         cwd: match spec.cwd {
             Some(_) => Some(cstr(cwd.as_os_str().as_bytes(), "the working directory")?),
             None => None,
         },
         stdio: [stdin, stdout, stderr],
-        fd3,
+        fds,
         take_tty,
         // SAFETY: getpid is always safe.
         parent: unsafe { libc::getpid() },
@@ -475,6 +492,36 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
     })
 }
 
+/// The descriptors the child gets on 3, 4, …, as raw numbers (kept open in `keep` until it has
+/// started). A source whose number lies inside that range, and is not its own target, is first
+/// moved above it, so installing one never overwrites another that is still to come.
+fn child_fds(
+    fds: impl Iterator<Item = OwnedFd>,
+    keep: &mut Vec<OwnedFd>,
+) -> Result<Vec<RawFd>, SpawnError> {
+    let fds: Vec<OwnedFd> = fds.collect();
+    let top = 3 + fds.len() as RawFd;
+    let mut raw = Vec::with_capacity(fds.len());
+    for (i, fd) in fds.into_iter().enumerate() {
+        let n = fd.as_raw_fd();
+        let fd = if n < top && n != 3 + i as RawFd {
+            let moved = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(top))
+                .map_err(|e| SpawnError::Io {
+                    what: "cannot move a descriptor for the child".into(),
+                    source: e.into(),
+                })?;
+            keep.push(fd);
+            // SAFETY: F_DUPFD_CLOEXEC returned a fresh descriptor that we own.
+            unsafe { OwnedFd::from_raw_fd(moved) }
+        } else {
+            fd
+        };
+        raw.push(fd.as_raw_fd());
+        keep.push(fd);
+    }
+    Ok(raw)
+}
+
 /// `KEY=VALUE` entries of the child's environment: ours (unless cleared), then `--env`.
 fn child_environment(spec: &Spec) -> Vec<Vec<u8>> {
     let mut vars: Vec<(OsString, OsString)> = if spec.env_clear {
@@ -487,6 +534,9 @@ fn child_environment(spec: &Spec) -> Vec<Vec<u8>> {
             Some(slot) => slot.1 = v.clone(),
             None => vars.push((k.clone(), v.clone())),
         }
+    }
+    if spec.listen_pid {
+        vars.retain(|(k, _)| k != "LISTEN_PID");
     }
     vars.into_iter()
         .map(|(k, v)| {
@@ -625,4 +675,61 @@ pub fn children_cpu() -> Duration {
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
     tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Capture;
+
+    /// Run `script` under sh with `spec` tweaks; its stdout.
+    fn run_sh(script: &str, tweak: impl FnOnce(&mut Spec)) -> String {
+        let mut spec = Spec::new("/bin/sh", vec!["-c".into(), script.into()]);
+        spec.stdout = Output::Pipe;
+        tweak(&mut spec);
+        let child = spawn(spec).expect("spawn");
+        let mut cap = Capture::new(1 << 20);
+        supervise(child, &Limits::default(), &mut cap);
+        String::from_utf8_lossy(&cap.bufs[0]).into_owned()
+    }
+
+    #[test]
+    fn descriptors_land_on_3_and_up_in_order_and_listen_pid_is_the_childs_pid() {
+        // Three pipes' read ends, passed in order; the child names what it finds on 3, 4, 5
+        // by reading one byte from each.
+        let mut writers = Vec::new();
+        let mut readers = Vec::new();
+        for b in [b'a', b'b', b'c'] {
+            let (r, w) = nix::unistd::pipe().unwrap();
+            nix::unistd::write(&w, &[b]).unwrap();
+            writers.push(w);
+            readers.push(r);
+        }
+        let out = run_sh(
+            "echo $LISTEN_PID $$; for fd in 3 4 5; do head -c1 <&$fd; done; echo",
+            |spec| {
+                spec.fds = readers;
+                spec.listen_pid = true;
+                spec.env.push(("LISTEN_PID".into(), "999".into()));
+            },
+        );
+        let mut lines = out.lines();
+        let pids: Vec<&str> = lines.next().unwrap().split(' ').collect();
+        assert_eq!(pids[0], pids[1], "LISTEN_PID is the child's own pid: {out}");
+        assert_eq!(lines.next(), Some("abc"), "{out}");
+    }
+
+    #[test]
+    fn descriptors_are_installed_in_order_whatever_their_numbers() {
+        // The later-numbered pipe goes first: a naive dup2 sequence could overwrite a source
+        // that is still to be installed when their numbers fall in the target range.
+        let (r1, w1) = nix::unistd::pipe().unwrap();
+        let (r2, w2) = nix::unistd::pipe().unwrap();
+        nix::unistd::write(&w1, b"1").unwrap();
+        nix::unistd::write(&w2, b"2").unwrap();
+        let out = run_sh("head -c1 <&3; head -c1 <&4; echo", |spec| {
+            spec.fds = vec![r2, r1];
+        });
+        assert_eq!(out, "21\n");
+    }
 }
