@@ -25,6 +25,7 @@
 mod channel;
 mod frame;
 mod serve;
+pub mod v8;
 
 pub use channel::{
     CHANNEL_FD_ENV, CHILD_FD, ChannelError, MessageReader, MessageWriter, SERIALIZATION_ENV, SPIN,
