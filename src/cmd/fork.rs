@@ -93,21 +93,21 @@ pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
     // Close-on-exec: the child never holds the write end, so only our reader decides EOF.
     let (held, channel_open) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    // Everything that can fail is done before the child exists.
+    let clone = || parent.try_clone().context("cannot clone the IPC socket");
+    let (for_reader, for_outbox, for_watch) = (clone()?, clone()?, clone()?);
 
     let mut child = process::spawn(spec)?;
     child.hold_until_eof(held);
     let pid = child.pid;
 
     let activity = Arc::new(Activity::default());
-    let outbox = Arc::new(Outbox::new(
-        parent.try_clone().context("cannot clone the IPC socket")?,
-    ));
-    let reader = spawn_reader(&parent, &activity, &outbox, channel_open)?;
+    let outbox = Arc::new(Outbox::new(for_outbox));
+    let reader = spawn_reader(for_reader, &activity, &outbox, channel_open);
     let invalid_input = Arc::new(AtomicBool::new(false));
     {
         let invalid_input = Arc::clone(&invalid_input);
         let activity = Arc::clone(&activity);
-        let outbox = Arc::clone(&outbox);
         let (sends, mode) = (a.send, a.disconnect);
         // Detached on purpose: it may be blocked reading a terminal when the child is gone.
         std::thread::spawn(move || {
@@ -115,9 +115,8 @@ pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
         });
     }
     {
-        let stream = parent.try_clone().context("cannot clone the IPC socket")?;
         let activity = Arc::clone(&activity);
-        std::thread::spawn(move || quiet::end_stalled_channel(&activity, &stream, pid));
+        std::thread::spawn(move || quiet::end_stalled_channel(&activity, &for_watch, pid));
     }
 
     let outcome = supervise(child, &limits, &mut process::NoOutput);
@@ -126,42 +125,57 @@ pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
         let _ = parent.shutdown(std::net::Shutdown::Both);
     }
     let _ = reader.join();
+    if activity.out_failed.load(Ordering::SeqCst) == 0 {
+        report(&outcome, &program, &limits, None);
+    }
+    Ok(exit_code(
+        &outcome,
+        &activity,
+        &invalid_input,
+        a.run.preserve_status,
+    ))
+}
 
+/// The exit code of a finished run (the diagnostics are already printed).
+fn exit_code(
+    outcome: &process::Outcome,
+    activity: &Activity,
+    invalid_input: &AtomicBool,
+    preserve_status: bool,
+) -> Exit {
     match activity.out_failed.load(Ordering::SeqCst) {
         0 => {}
         // Our reader went away: end quietly, as a shell pipeline expects.
-        1 => return Ok(Exit::Signal(libc::SIGPIPE)),
-        _ => return Ok(Exit::Failure), // already said why, in one line
+        1 => return Exit::Signal(libc::SIGPIPE),
+        _ => return Exit::Failure, // already said why, in one line
     }
-    report(&outcome, &program, &limits, None);
     if invalid_input.load(Ordering::SeqCst) {
-        return Ok(Exit::Failure);
+        return Exit::Failure;
     }
     if let Some(sig) = outcome.interrupted
         && outcome.interrupted_after_exit
         && !outcome.timed_out
     {
         // The child had already exited; the signal is what ended the run.
-        return Ok(Exit::Signal(sig));
+        return Exit::Signal(sig);
     }
-    Ok(outcome.exit(a.run.preserve_status))
+    outcome.exit(preserve_status)
 }
 
 /// Start the reader thread; it drops `channel_open` (ending the engine's wait) when done.
 fn spawn_reader(
-    parent: &UnixStream,
+    stream: UnixStream,
     activity: &Arc<Activity>,
     outbox: &Arc<Outbox>,
     channel_open: OwnedFd,
-) -> anyhow::Result<std::thread::JoinHandle<()>> {
-    let stream = parent.try_clone().context("cannot clone the IPC socket")?;
+) -> std::thread::JoinHandle<()> {
     let activity = Arc::clone(activity);
     let outbox = Arc::clone(outbox);
-    Ok(std::thread::spawn(move || {
+    std::thread::spawn(move || {
         relay_from_child(&stream, &activity, &outbox);
         activity.closed.store(true, Ordering::SeqCst);
         drop(channel_open);
-    }))
+    })
 }
 
 /// What to execute: the built-in echo child, a Node script under `node`, or PROGRAM as given.
