@@ -111,6 +111,7 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'Grace period before SIGKILL follows the kill signal (0 = never escalate)')
             [CompletionResult]::new('--send', '--send', [CompletionResultType]::ParameterName, 'Send this JSON message first (repeatable, in order; then each non-blank stdin line)')
             [CompletionResult]::new('--node', '--node', [CompletionResultType]::ParameterName, 'The node binary used for PROGRAM ending in .js, .mjs or .cjs')
+            [CompletionResult]::new('--disconnect', '--disconnect', [CompletionResultType]::ParameterName, 'When to half-close the channel (the child sees ''disconnect''): on-input-end = once input has ended and the child has read it and gone quiet (no messages, no CPU use); never = leave it open until the child closes it or exits; after:N = once input has ended and the child has sent N messages')
             [CompletionResult]::new('--serialization', '--serialization', [CompletionResultType]::ParameterName, 'Wire format of the channel; only json is supported (Node''s default)')
             [CompletionResult]::new('--env-clear', '--env-clear', [CompletionResultType]::ParameterName, 'Start the child from an empty environment, then apply --env')
             [CompletionResult]::new('--preserve-status', '--preserve-status', [CompletionResultType]::ParameterName, 'On timeout, exit with the child''s status instead of 124')

@@ -343,7 +343,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__fork)
-            opts="-C -e -h -V --cwd --env --env-clear --timeout --kill-signal --kill-after --preserve-status --send --node --serialization --help --version"
+            opts="-C -e -h -V --cwd --env --env-clear --timeout --kill-signal --kill-after --preserve-status --send --node --disconnect --serialization --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -382,6 +382,10 @@ _childproc() {
                     return 0
                     ;;
                 --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --disconnect)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

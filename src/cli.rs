@@ -239,6 +239,18 @@ pub struct ForkArgs {
     #[arg(long, value_name = "PATH", default_value = "node", value_parser = clap::value_parser!(OsString))]
     pub node: OsString,
 
+    /// When to half-close the channel (the child sees 'disconnect'): on-input-end = once input
+    /// has ended and the child has read it and gone quiet (no messages, no CPU use); never =
+    /// leave it open until the child closes it or exits; after:N = once input has ended and
+    /// the child has sent N messages
+    #[arg(
+        long,
+        value_name = "WHEN",
+        default_value = "on-input-end",
+        value_parser = crate::cmd::fork::parse_disconnect
+    )]
+    pub disconnect: crate::cmd::fork::Disconnect,
+
     /// Wire format of the channel; only json is supported (Node's default)
     #[arg(long, value_name = "MODE", default_value = "json", value_parser = values::parse_serialization)]
     pub serialization: String,

@@ -4,14 +4,19 @@
 //!
 //! Reading and writing run on two threads so neither side can block the other with full socket
 //! buffers (Node's `send()` never blocks, so a Node child may write a huge burst at any time).
+//! The engine also waits for the channel itself: the reader thread holds the write end of a
+//! pipe the engine watches and drops it when the channel closes, so a descendant that keeps
+//! the channel open is under `--timeout` and signals like one that keeps a stdout pipe open.
+
+mod outbox;
+mod quiet;
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use anyhow::Context;
 
@@ -19,40 +24,56 @@ use super::{base_spec, limits, report};
 use crate::cli::ForkArgs;
 use crate::error_line;
 use crate::exit::Exit;
-use crate::ipc;
+use crate::ipc::{self, FdReader, MessageReader};
 use crate::process::{self, Input, Output, supervise};
+use outbox::{LineBuf, Outbox};
 
 const CHUNK: usize = 256 * 1024;
 
-/// After input ends, the channel is half-closed only once the child has read everything we
-/// sent and then been quiet this long (plus [`QUIET_PER_MIB`] for the largest message).
-///
-/// A Node child closes its channel the moment it reads end-of-file: a reply it has not sent
-/// yet fails (ERR_IPC_CHANNEL_CLOSED), and replies still queued in libuv are dropped (seen:
-/// 196k of 200k echoes lost when half-closing right after the last send). So we wait until the
-/// child has consumed our input (the socket's send queue is empty), we sit in read(2), and
-/// nothing arrives for a while: time for a handler to answer, even after a short await.
-const QUIET: Duration = Duration::from_millis(200);
+/// Descriptors a child may leave queued (sent without a handle message) before we close them.
+const MAX_QUEUED_FDS: usize = 256;
 
-/// Extra quiet time per MiB of the largest message sent: parsing a big message and building
-/// its answer takes a Node child about that long before the first byte comes back.
-const QUIET_PER_MIB: Duration = Duration::from_millis(100);
+/// When our side of the channel is half-closed (`--disconnect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disconnect {
+    /// Never: the run ends when the child closes the channel (usually: exits).
+    Never,
+    /// Once input has ended and the child has read it all and been quiet (the default).
+    OnInputEnd,
+    /// Once input has ended and the child has sent this many messages.
+    After(u64),
+}
 
-/// A child that never stops talking is half-closed anyway this long after it consumed our
-/// input (at least), so a heartbeat cannot keep the run alive forever.
-const CHATTY_CAP: Duration = Duration::from_secs(2);
+/// `never`, `on-input-end` or `after:N` (N ≥ 1).
+pub fn parse_disconnect(s: &str) -> Result<Disconnect, String> {
+    match s {
+        "never" => Ok(Disconnect::Never),
+        "on-input-end" => Ok(Disconnect::OnInputEnd),
+        _ => match s.strip_prefix("after:").map(str::parse::<u64>) {
+            Some(Ok(n)) if n >= 1 => Ok(Disconnect::After(n)),
+            Some(_) => Err("after:N needs a whole number of messages, at least 1".into()),
+            None => {
+                Err("expected never, on-input-end or after:N (N messages from the child)".into())
+            }
+        },
+    }
+}
 
 /// What the reader thread is doing, for the writer's decision to half-close.
 #[derive(Default)]
 struct Activity {
     /// Total bytes received from the child.
     bytes: AtomicU64,
-    /// The reader is blocked in read(2) (not busy printing).
+    /// User messages received from the child.
+    messages: AtomicU64,
+    /// The reader is blocked in recvmsg(2) (not busy printing).
     waiting: AtomicBool,
     /// The child closed the channel.
     closed: AtomicBool,
+    /// Part of a message has arrived and the rest has not (yet).
+    partial: AtomicBool,
     /// Writing a message to our stdout failed: 1 = EPIPE (quiet end), 2 = another error.
-    out_failed: std::sync::atomic::AtomicU8,
+    out_failed: AtomicU8,
 }
 
 pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
@@ -69,65 +90,92 @@ pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
     let err = std::io::stderr().as_fd().try_clone_to_owned();
     spec.stdout = Output::File(err.context("cannot duplicate stderr")?.into());
     spec.stderr = Output::Inherit;
+    // Close-on-exec: the child never holds the write end, so only our reader decides EOF.
+    let (held, channel_open) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    // Everything that can fail is done before the child exists.
+    let clone = || parent.try_clone().context("cannot clone the IPC socket");
+    let (for_reader, for_outbox, for_watch) = (clone()?, clone()?, clone()?);
 
-    let child = process::spawn(spec)?;
+    let mut child = process::spawn(spec)?;
+    child.hold_until_eof(held);
+    let pid = child.pid;
 
     let activity = Arc::new(Activity::default());
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let reader = {
-        let stream = parent.try_clone().context("cannot clone the IPC socket")?;
-        let activity = Arc::clone(&activity);
-        std::thread::spawn(move || {
-            relay_from_child(stream, &activity);
-            activity.closed.store(true, Ordering::SeqCst);
-            let _ = done_tx.send(());
-        })
-    };
+    let outbox = Arc::new(Outbox::new(for_outbox));
+    let reader = spawn_reader(for_reader, &activity, &outbox, channel_open);
     let invalid_input = Arc::new(AtomicBool::new(false));
-    let writer_done = Arc::new(AtomicBool::new(false));
     {
-        let stream = parent.try_clone().context("cannot clone the IPC socket")?;
         let invalid_input = Arc::clone(&invalid_input);
-        let writer_done = Arc::clone(&writer_done);
         let activity = Arc::clone(&activity);
-        let sends = a.send;
+        let (sends, mode) = (a.send, a.disconnect);
         // Detached on purpose: it may be blocked reading a terminal when the child is gone.
         std::thread::spawn(move || {
-            relay_to_child(stream, sends, &invalid_input, &activity);
-            writer_done.store(true, Ordering::SeqCst);
+            relay_to_child(&outbox, sends, &invalid_input, &activity, mode, pid);
         });
+    }
+    {
+        let activity = Arc::clone(&activity);
+        std::thread::spawn(move || quiet::end_stalled_channel(&activity, &for_watch, pid));
     }
 
     let outcome = supervise(child, &limits, &mut process::NoOutput);
-
-    // Everything the child sent before it exited is still in the socket: read it all. Only a
-    // descendant that inherited the channel could keep it open; stop once reading stalls.
-    let mut last = u64::MAX;
-    loop {
-        match done_rx.recv_timeout(Duration::from_millis(500)) {
-            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                let now = activity.bytes.load(Ordering::SeqCst);
-                if now == last {
-                    let _ = parent.shutdown(std::net::Shutdown::Both);
-                }
-                last = now;
-            }
-        }
+    if !reader.is_finished() {
+        // The group was killed, yet something outside it still holds the channel.
+        let _ = parent.shutdown(std::net::Shutdown::Both);
     }
     let _ = reader.join();
+    if activity.out_failed.load(Ordering::SeqCst) == 0 {
+        report(&outcome, &program, &limits, None);
+    }
+    Ok(exit_code(
+        &outcome,
+        &activity,
+        &invalid_input,
+        a.run.preserve_status,
+    ))
+}
 
+/// The exit code of a finished run (the diagnostics are already printed).
+fn exit_code(
+    outcome: &process::Outcome,
+    activity: &Activity,
+    invalid_input: &AtomicBool,
+    preserve_status: bool,
+) -> Exit {
     match activity.out_failed.load(Ordering::SeqCst) {
         0 => {}
         // Our reader went away: end quietly, as a shell pipeline expects.
-        1 => return Ok(Exit::Signal(libc::SIGPIPE)),
-        _ => return Ok(Exit::Failure), // already said why, in one line
+        1 => return Exit::Signal(libc::SIGPIPE),
+        _ => return Exit::Failure, // already said why, in one line
     }
-    report(&outcome, &program, &limits, None);
     if invalid_input.load(Ordering::SeqCst) {
-        return Ok(Exit::Failure);
+        return Exit::Failure;
     }
-    Ok(outcome.exit(a.run.preserve_status))
+    if let Some(sig) = outcome.interrupted
+        && outcome.interrupted_after_exit
+        && !outcome.timed_out
+    {
+        // The child had already exited; the signal is what ended the run.
+        return Exit::Signal(sig);
+    }
+    outcome.exit(preserve_status)
+}
+
+/// Start the reader thread; it drops `channel_open` (ending the engine's wait) when done.
+fn spawn_reader(
+    stream: UnixStream,
+    activity: &Arc<Activity>,
+    outbox: &Arc<Outbox>,
+    channel_open: OwnedFd,
+) -> std::thread::JoinHandle<()> {
+    let activity = Arc::clone(activity);
+    let outbox = Arc::clone(outbox);
+    std::thread::spawn(move || {
+        relay_from_child(&stream, &activity, &outbox);
+        activity.closed.store(true, Ordering::SeqCst);
+        drop(channel_open);
+    })
 }
 
 /// What to execute: the built-in echo child, a Node script under `node`, or PROGRAM as given.
@@ -152,53 +200,166 @@ fn child_command(
     Ok((program, command))
 }
 
-/// Print every user message from the child on stdout, one compact JSON line each, in order.
-fn relay_from_child(mut stream: UnixStream, activity: &Activity) {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(CHUNK, stdout.lock());
-    let mut out_ok = true;
-    let mut dec = ipc::LineDecoder::new();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        activity.waiting.store(true, Ordering::SeqCst);
-        let r = stream.read(&mut buf);
-        activity.waiting.store(false, Ordering::SeqCst);
-        let n = match r {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        activity.bytes.fetch_add(n as u64, Ordering::SeqCst);
-        dec.push(&buf[..n]);
-        while let Some(line) = dec.next_line() {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            match ipc::compact(line) {
-                Ok(msg) if ipc::is_internal(&msg) => {}
-                Ok(msg) => {
-                    if out_ok
-                        && let Err(e) = out.write_all(&msg).and_then(|()| out.write_all(b"\n"))
-                    {
-                        out_ok = false;
-                        output_failed(activity, &e);
-                    }
-                }
-                Err(e) => error_line(&format!("the child sent a malformed message, skipped: {e}")),
-            }
-        }
-        if out_ok && let Err(e) = out.flush() {
-            out_ok = false;
-            output_failed(activity, &e);
+/// Where the reader writes the child's messages: our stdout, until it fails once.
+struct Printer<'a> {
+    out: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    ok: bool,
+    activity: &'a Activity,
+}
+
+impl Printer<'_> {
+    fn print(&mut self, msg: &[u8]) {
+        if self.ok
+            && let Err(e) = self
+                .out
+                .write_all(msg)
+                .and_then(|()| self.out.write_all(b"\n"))
+        {
+            self.ok = false;
+            output_failed(self.activity, &e);
         }
     }
-    if dec.has_partial() {
+
+    fn flush(&mut self) {
+        if self.ok
+            && let Err(e) = self.out.flush()
+        {
+            self.ok = false;
+            output_failed(self.activity, &e);
+        }
+    }
+}
+
+/// What one line from the child turned out to be, once printed.
+enum Line {
+    Done,
+    /// A `NODE_HANDLE` envelope: answer it, with this kind of handle (its `msg` printed).
+    Handle(Option<String>),
+}
+
+/// Print every user message from the child on stdout, one compact JSON line each, in order;
+/// answer handle messages as Node does.
+fn relay_from_child(stream: &UnixStream, activity: &Activity, outbox: &Outbox) {
+    let mut p = Printer {
+        out: std::io::BufWriter::with_capacity(CHUNK, std::io::stdout().lock()),
+        ok: true,
+        activity,
+    };
+    let mut r = MessageReader::with_chunk(CHUNK, FdReader::new(stream));
+    let mut line_no = 0u64;
+    loop {
+        let mut messages = 0u64;
+        loop {
+            let fd_ready = !r.get_ref().fds.is_empty();
+            let event = match r.buffered_line() {
+                None => break,
+                Some(line) => {
+                    line_no += 1;
+                    deliver(line, line_no, fd_ready, &mut p, &mut messages)
+                }
+            };
+            if let Line::Handle(kind) = event {
+                answer_handle(&mut r.get_mut().fds, kind, line_no, outbox);
+            }
+        }
+        activity.messages.fetch_add(messages, Ordering::SeqCst);
+        activity.partial.store(r.has_partial(), Ordering::SeqCst);
+        p.flush();
+        check_fds(&mut r.get_mut().fds);
+        activity.waiting.store(true, Ordering::SeqCst);
+        let n = r.fill();
+        activity.waiting.store(false, Ordering::SeqCst);
+        match n {
+            Ok(0) | Err(_) => break,
+            Ok(n) => activity.bytes.fetch_add(n as u64, Ordering::SeqCst),
+        };
+    }
+    let quiet_end = activity.out_failed.load(Ordering::SeqCst) != 0;
+    if r.has_partial() && !quiet_end {
         error_line(
             "the child closed the channel in the middle of a message; the partial message was dropped",
         );
     }
-    let _ = out.flush();
+    let left = r.get_mut().fds.close_all();
+    if left > 0 {
+        error_line(&format!(
+            "the child sent {left} descriptor(s) without a handle message; closed them"
+        ));
+    }
+    p.flush();
+}
+
+/// Print one line from the child if it is a user message; report it if it is not JSON. The
+/// message of a handle envelope is delivered only with its descriptor (`fd_ready`), as Node
+/// does: without one the sender is told NACK and sends it again.
+fn deliver(line: &[u8], line_no: u64, fd_ready: bool, p: &mut Printer, messages: &mut u64) -> Line {
+    if ipc::is_blank(line) {
+        return Line::Done;
+    }
+    match ipc::compact_lossy(line) {
+        Ok(msg) if ipc::is_internal(&msg) => match ipc::handle_message(&msg) {
+            None => Line::Done,
+            Some(h) => {
+                if let Some(m) = h.msg.filter(|m| fd_ready && !ipc::is_internal(m)) {
+                    p.print(m);
+                    *messages += 1;
+                }
+                Line::Handle(h.kind)
+            }
+        },
+        Ok(msg) => {
+            p.print(&msg);
+            *messages += 1;
+            Line::Done
+        }
+        Err(e) => {
+            error_line(&format!(
+                "the child sent a malformed message on line {line_no}, skipped: {e}"
+            ));
+            Line::Done
+        }
+    }
+}
+
+/// Acknowledge a handle message as Node does: ACK when its descriptor came (we then close it:
+/// handles are not passed on), NACK when none did (the sender tries again).
+fn answer_handle(fds: &mut ipc::FdQueue, kind: Option<String>, line_no: u64, outbox: &Outbox) {
+    let kind = kind.unwrap_or_else(|| "unknown".into());
+    let kind = kind.escape_debug();
+    match fds.pop() {
+        Some(fd) => {
+            // Closed before the ACK, so a sender that has its answer knows it is gone.
+            drop(fd);
+            outbox.control(ipc::HANDLE_ACK);
+            error_line(&format!(
+                "the child's message on line {line_no} came with a {kind} handle; acknowledged \
+                 and closed (handles are not passed on)"
+            ));
+        }
+        None => {
+            outbox.control(ipc::HANDLE_NACK);
+            error_line(&format!(
+                "the child's line {line_no} announced a {kind} handle but no descriptor came; \
+                 answered NACK"
+            ));
+        }
+    }
+}
+
+/// Descriptors lost to a full control buffer, or piling up without handle messages.
+fn check_fds(fds: &mut ipc::FdQueue) {
+    if fds.take_truncated() {
+        error_line(&format!(
+            "the child sent more than {} descriptors at once; the rest were closed",
+            ipc::MAX_FDS_PER_READ
+        ));
+    }
+    if fds.len() > MAX_QUEUED_FDS {
+        let n = fds.close_all();
+        error_line(&format!(
+            "the child sent {n} descriptors without handle messages; closed them"
+        ));
+    }
 }
 
 /// Our stdout failed: the child's messages have nowhere to go, so the run stops (the child's
@@ -222,147 +383,119 @@ fn output_failed(activity: &Activity, e: &std::io::Error) {
     }
 }
 
-/// Bytes we wrote that the child has not read yet (SIOCOUTQ on a unix socket).
-fn unread_by_child(stream: &UnixStream) -> usize {
-    let mut n: libc::c_int = 0;
-    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int for a socket we own.
-    let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
-    if r < 0 { 0 } else { n.max(0) as usize }
+/// The writer thread's state: messages go through `w`; `largest` sizes the quiet period.
+struct Sender<'a> {
+    w: LineBuf<'a>,
+    largest: usize,
+    line_no: u64,
+    invalid: &'a AtomicBool,
 }
 
-/// Wait until the child has read all our input and then been quiet (see [`QUIET`]); a child
-/// that keeps talking is cut off after [`CHATTY_CAP`] (or twice the quiet time, if longer).
-fn wait_until_quiet(activity: &Activity, stream: &UnixStream, largest: usize) {
-    let mib = (largest >> 20).min(50) as u32;
-    let quiet = QUIET + QUIET_PER_MIB * mib;
-    let cap = CHATTY_CAP.max(quiet * 2);
-    let mut last_bytes = activity.bytes.load(Ordering::SeqCst);
-    let mut quiet_since = Instant::now();
-    let mut consumed_at: Option<Instant> = None;
-    while !activity.closed.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(5));
-        let unread = unread_by_child(stream);
-        if unread == 0 && consumed_at.is_none() {
-            consumed_at = Some(Instant::now());
-        }
-        let bytes = activity.bytes.load(Ordering::SeqCst);
-        if unread > 0 || bytes != last_bytes || !activity.waiting.load(Ordering::SeqCst) {
-            last_bytes = bytes;
-            quiet_since = Instant::now();
-        } else if quiet_since.elapsed() >= quiet {
-            return;
-        }
-        if consumed_at.is_some_and(|t| t.elapsed() >= cap) {
-            return;
-        }
-    }
-}
-
-/// Send `--send` values, then each non-blank stdin line; half-close when input ends.
-fn relay_to_child(
-    stream: UnixStream,
-    sends: Vec<String>,
-    invalid: &AtomicBool,
-    activity: &Activity,
-) {
-    let mut w = std::io::BufWriter::with_capacity(CHUNK, &stream);
-    let largest = std::cell::Cell::new(sends.iter().map(String::len).max().unwrap_or(0));
-    let closed = |line_no: Option<u64>| match line_no {
-        Some(n) => error_line(&format!(
-            "the child closed the IPC channel; stopped sending at stdin line {n}"
-        )),
-        None => error_line("the child closed the IPC channel before all --send messages were sent"),
-    };
-    for s in &sends {
-        if w.write_all(s.as_bytes())
-            .and_then(|()| w.write_all(b"\n"))
-            .is_err()
-        {
-            closed(None);
-            return;
-        }
-    }
-    if w.flush().is_err() {
-        closed(None);
-        return;
-    }
-    let mut stdin = std::io::stdin().lock();
-    let mut buf = vec![0u8; CHUNK];
-    let mut pending: Vec<u8> = Vec::new();
-    let mut line_no = 0u64;
-    let send_line = |w: &mut std::io::BufWriter<&UnixStream>, line: &[u8], line_no: u64| -> bool {
+impl Sender<'_> {
+    /// Send one stdin line (CRLF tolerated); a line that is not JSON is reported, not sent.
+    /// `Err`: the channel is closed.
+    fn stdin_line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        self.line_no += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return true;
+        if ipc::is_blank(line) {
+            return Ok(());
         }
         match ipc::compact(line) {
             Ok(msg) => {
-                largest.set(largest.get().max(msg.len()));
-                w.write_all(&msg).and_then(|()| w.write_all(b"\n")).is_ok()
+                self.largest = self.largest.max(msg.len());
+                self.w.send(&msg)
             }
             Err(e) => {
-                error_line(&format!(
-                    "stdin line {line_no}: not valid JSON ({e}); not sent"
-                ));
-                invalid.store(true, Ordering::SeqCst);
-                true
+                let n = self.line_no;
+                error_line(&format!("stdin line {n}: not valid JSON ({e}); not sent"));
+                self.invalid.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+        }
+    }
+
+    /// Every line of stdin, flushed after each read so interactive input goes out at once.
+    fn stdin(&mut self) -> std::io::Result<()> {
+        use std::io::Read;
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = vec![0u8; CHUNK];
+        let mut pending: Vec<u8> = Vec::new();
+        loop {
+            let n = match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let mut data = &buf[..n];
+            if !pending.is_empty() {
+                let Some(nl) = memchr::memchr(b'\n', data) else {
+                    pending.extend_from_slice(data);
+                    continue;
+                };
+                pending.extend_from_slice(&data[..nl]);
+                let line = std::mem::take(&mut pending);
+                self.stdin_line(&line)?;
+                data = &data[nl + 1..];
+            }
+            while let Some(nl) = memchr::memchr(b'\n', data) {
+                self.stdin_line(&data[..nl])?;
+                data = &data[nl + 1..];
+            }
+            pending.extend_from_slice(data);
+            self.w.flush()?;
+        }
+        if !pending.is_empty() {
+            self.stdin_line(&pending)?;
+        }
+        self.w.flush()
+    }
+}
+
+/// Send `--send` values, then each non-blank stdin line; then half-close as `mode` says.
+fn relay_to_child(
+    outbox: &Outbox,
+    sends: Vec<String>,
+    invalid: &AtomicBool,
+    activity: &Activity,
+    mode: Disconnect,
+    pid: i32,
+) {
+    // When our stdout went away the run is being stopped: the closed channel is no news.
+    let closed = |line_no: Option<u64>| {
+        if activity.out_failed.load(Ordering::SeqCst) != 0 {
+            return;
+        }
+        match line_no {
+            Some(n) => error_line(&format!(
+                "the child closed the IPC channel; stopped sending at stdin line {n}"
+            )),
+            None => {
+                error_line("the child closed the IPC channel before all --send messages were sent")
             }
         }
     };
-    loop {
-        let n = match stdin.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        let mut data = &buf[..n];
-        if !pending.is_empty() {
-            match memchr::memchr(b'\n', data) {
-                None => {
-                    pending.extend_from_slice(data);
-                    continue;
-                }
-                Some(nl) => {
-                    pending.extend_from_slice(&data[..nl]);
-                    line_no += 1;
-                    let line = std::mem::take(&mut pending);
-                    if !send_line(&mut w, &line, line_no) {
-                        closed(Some(line_no));
-                        return;
-                    }
-                    data = &data[nl + 1..];
-                }
-            }
-        }
-        while let Some(nl) = memchr::memchr(b'\n', data) {
-            line_no += 1;
-            if !send_line(&mut w, &data[..nl], line_no) {
-                closed(Some(line_no));
-                return;
-            }
-            data = &data[nl + 1..];
-        }
-        pending.extend_from_slice(data);
-        if w.flush().is_err() {
-            closed(Some(line_no));
-            return;
-        }
-    }
-    if !pending.is_empty() {
-        line_no += 1;
-        let line = std::mem::take(&mut pending);
-        if !send_line(&mut w, &line, line_no) {
-            closed(Some(line_no));
-            return;
-        }
-    }
-    if w.flush().is_err() {
-        closed(Some(line_no));
+    let mut s = Sender {
+        w: LineBuf::new(outbox, CHUNK),
+        largest: sends.iter().map(String::len).max().unwrap_or(0),
+        line_no: 0,
+        invalid,
+    };
+    if sends
+        .iter()
+        .try_for_each(|m| s.w.send(m.as_bytes()))
+        .is_err()
+        || s.w.flush().is_err()
+    {
+        closed(None);
         return;
     }
-    drop(w);
-    wait_until_quiet(activity, &stream, largest.get());
-    // Half-close: the child sees end of input ('disconnect' in Node) but can still answer.
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    if s.stdin().is_err() {
+        closed(Some(s.line_no.max(1)));
+        return;
+    }
+    if quiet::half_close_now(mode, activity, &outbox.stream, pid, s.largest) {
+        // The child sees end of input ('disconnect' in Node) but can still answer.
+        outbox.shutdown_write();
+    }
 }

@@ -593,6 +593,50 @@ pub fn is_internal(line: &[u8]) -> bool {
     }
 }
 
+/// The raw text of the top-level member `key` of the object `line` (escapes in the key count
+/// as what they decode to; the last one wins, as in `JSON.parse`). Meant for lines [`compact`]
+/// accepted; `None` for anything else or a missing key.
+pub(super) fn top_member<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let s = line;
+    let mut i = skip_ws(s, 0);
+    if s.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let mut found = None;
+    loop {
+        i = skip_ws(s, i);
+        if s.get(i) != Some(&b'"') {
+            return found;
+        }
+        let key_end = string_end(s, i);
+        let is_key = decodes_to(&s[i + 1..key_end.saturating_sub(1).max(i + 1)], key);
+        i = skip_ws(s, key_end);
+        if s.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(s, i + 1);
+        let v = i;
+        i = value_end(s, i);
+        if is_key {
+            found = Some(&s[v..i]);
+        }
+        i = skip_ws(s, i);
+        if s.get(i) != Some(&b',') {
+            return found;
+        }
+        i += 1;
+    }
+}
+
+/// A JSON string value (quotes included) decoded; `None` for anything else.
+pub(super) fn string_value(raw: &[u8]) -> Option<String> {
+    if raw.first() != Some(&b'"') {
+        return None;
+    }
+    serde_json::from_slice::<String>(raw).ok()
+}
+
 fn skip_ws(s: &[u8], mut i: usize) -> usize {
     while i < s.len() && is_ws(s[i]) {
         i += 1;
@@ -671,7 +715,7 @@ fn unit_at(s: &[u8], i: usize) -> Option<(u32, usize)> {
 }
 
 /// Does the raw string content `body` (between the quotes) decode to exactly `want`?
-fn decodes_to(body: &[u8], want: &[u8]) -> bool {
+pub(super) fn decodes_to(body: &[u8], want: &[u8]) -> bool {
     let mut i = 0;
     for &w in want {
         match unit_at(body, i) {
@@ -744,9 +788,24 @@ impl Incoming<'_> {
     }
 }
 
-/// Validate, compact and classify one line from a peer.
-pub fn classify(line: &[u8]) -> Incoming<'_> {
+/// [`compact`] for a line from a peer, decoded as a Node reader decodes the channel: each
+/// invalid UTF-8 sequence becomes U+FFFD (maximal subparts, as WHATWG's decoder, V8's and
+/// `String::from_utf8_lossy` do), then the text is validated as usual. Valid input costs
+/// nothing extra; only a line that failed on its encoding is decoded again.
+pub fn compact_lossy(line: &[u8]) -> Result<Cow<'_, [u8]>, FrameError> {
     match compact(line) {
+        Err(FrameError::Utf8(_)) => {
+            let fixed = String::from_utf8_lossy(line).into_owned().into_bytes();
+            compact(&fixed).map(|c| Cow::Owned(c.into_owned()))
+        }
+        other => other,
+    }
+}
+
+/// Validate, compact and classify one line from a peer (invalid UTF-8 replaced as Node does:
+/// [`compact_lossy`]).
+pub fn classify(line: &[u8]) -> Incoming<'_> {
+    match compact_lossy(line) {
         Err(FrameError::Empty) => Incoming::Blank,
         Err(e) => Incoming::Malformed(e),
         Ok(m) if is_internal(&m) => Incoming::Internal(m),
@@ -1180,5 +1239,51 @@ mod tests {
         }
         // Key order is kept (preserve_order).
         assert_eq!(encode(&json!({"z":1,"a":2})), b"{\"z\":1,\"a\":2}\n");
+    }
+
+    #[test]
+    fn blank_means_json_whitespace_only() {
+        for blank in [&b""[..], b" ", b"\t", b"\r", b"\n", b" \t\r\n "] {
+            assert!(is_blank(blank), "{blank:?}");
+            assert_eq!(classify(blank), Incoming::Blank);
+        }
+        // Form feed, vertical tab, NUL, NBSP: not JSON whitespace, so not blank but malformed.
+        for not in [&b"\x0c"[..], b"\x0b", b"\0", b" \x0c ", "\u{a0}".as_bytes()] {
+            assert!(!is_blank(not), "{not:?}");
+            assert!(matches!(classify(not), Incoming::Malformed(_)), "{not:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_as_node_decodes_it() {
+        let cases: [(&[u8], &str); 6] = [
+            (b"\"a\xffb\"", "\"a\u{fffd}b\""),
+            (b"[\"\xe2\x82\"]", "[\"\u{fffd}\"]"),
+            (b"\"\xed\xa0\x80x\"", "\"\u{fffd}\u{fffd}\u{fffd}x\""),
+            (b"\"\xf0\x9f\x98\"", "\"\u{fffd}\""),
+            (b"{ \"k\xfe\" : 1 }", "{\"k\u{fffd}\":1}"),
+            (b"\"ok\xc3\xa9\"", "\"ok\u{e9}\""),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(compact_lossy(raw).unwrap(), want.as_bytes(), "{raw:?}");
+            assert_eq!(
+                classify(raw),
+                Incoming::Message(Cow::Borrowed(want.as_bytes()))
+            );
+        }
+        // Still malformed when the replacement lands outside a string.
+        assert!(compact_lossy(b"[1,\xff]").is_err());
+        assert!(matches!(compact(b"\"a\xffb\""), Err(FrameError::Utf8(2))));
+    }
+
+    #[test]
+    fn top_level_members_are_found_last_one_winning() {
+        let line = br#"{"a":{"msg":0},"msg":[1,{"x":"}"}],"t\u0079pe":"net.Server","msg":"z"}"#;
+        assert_eq!(top_member(line, b"msg"), Some(&br#""z""#[..]));
+        assert_eq!(top_member(line, b"type"), Some(&br#""net.Server""#[..]));
+        assert_eq!(top_member(line, b"x"), None);
+        assert_eq!(top_member(b"[1]", b"msg"), None);
+        assert_eq!(string_value(br#""n\u0065t""#).as_deref(), Some("net"));
+        assert_eq!(string_value(b"1"), None);
     }
 }

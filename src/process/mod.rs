@@ -173,6 +173,8 @@ pub struct Running {
     took_tty: bool,
     /// The child's entry in the guard's table, released once its group is gone.
     guard: Option<guard::Slot>,
+    /// Supervision also lasts until this descriptor reaches end of file ([`Running::hold_until_eof`]).
+    hold: Option<OwnedFd>,
 }
 
 impl Running {
@@ -184,6 +186,16 @@ impl Running {
         unsafe {
             libc::kill(-self.pid, sig);
         }
+    }
+
+    /// Make [`supervise`] wait, once the child has exited, until `fd` (the read end of a
+    /// pipe, say) reaches end of file too, exactly as for an output pipe a grandchild holds
+    /// open: the timeout, signals and kill-after still apply to the group meanwhile. Anything
+    /// read from `fd` is discarded. `fork` passes a pipe whose write end its channel reader
+    /// drops when the IPC channel closes, so a descendant that keeps writing on the channel
+    /// is supervised like one that keeps a stdout pipe open.
+    pub fn hold_until_eof(&mut self, fd: OwnedFd) {
+        self.hold = Some(fd);
     }
 }
 
@@ -210,6 +222,9 @@ pub struct Outcome {
     pub escalated: bool,
     /// Stopped because the whole run was cancelled ([`signals::cancel_all`]).
     pub cancelled: bool,
+    /// The first forwarded signal came after the child itself had exited (only something
+    /// held with [`Running::hold_until_eof`] or a descendant's pipe kept the run going).
+    pub interrupted_after_exit: bool,
     pub duration: Duration,
 }
 
@@ -489,6 +504,7 @@ pub fn spawn(mut spec: Spec) -> Result<Running, SpawnError> {
         stdin: stdin_feed,
         took_tty: take_tty,
         guard: guard_slot,
+        hold: None,
     })
 }
 

@@ -67,6 +67,7 @@ struct State {
     escalate_at: Option<Instant>,
     escalated: bool,
     cancelled: bool,
+    interrupted_after_exit: bool,
 }
 
 impl State {
@@ -145,6 +146,7 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
     let deadline = limits.timeout.and_then(|t| child.started.checked_add(t));
     let mut outs: [Option<OwnedFd>; 2] = [child.stdout.take(), child.stderr.take()];
     let mut feed = child.stdin.take().map(|(fd, bytes)| (fd, bytes, 0usize));
+    let mut hold = child.hold.take();
     if let Some((_, bytes, _)) = &feed
         && bytes.is_empty()
     {
@@ -159,6 +161,7 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
         escalate_at: None,
         escalated: false,
         cancelled: false,
+        interrupted_after_exit: false,
     };
     let mut status: Option<Status> = None;
     let mut buf = vec![0u8; READ_CHUNK];
@@ -169,7 +172,7 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
             st.stop(&child, libc::SIGPIPE, limits);
         }
         if status.is_some() {
-            if outs.iter().all(Option::is_none) {
+            if outs.iter().all(Option::is_none) && hold.is_none() {
                 break;
             }
             if st.kill_sent && (st.escalated || st.escalate_at.is_none()) {
@@ -245,6 +248,9 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
         if let Some((fd, _, _)) = &feed {
             add(fd.as_raw_fd(), libc::POLLOUT, Role::In);
         }
+        if let Some(fd) = &hold {
+            add(fd.as_raw_fd(), libc::POLLIN, Role::Hold);
+        }
         // SAFETY: fds is a valid array of pollfd for its length.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         if n < 0 {
@@ -272,6 +278,7 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
                     for sig in seen.new_since(&cur) {
                         if st.interrupted.is_none() {
                             st.interrupted = Some(sig);
+                            st.interrupted_after_exit = status.is_some();
                             st.stop(&child, sig, limits);
                         } else {
                             st.escalate(&child);
@@ -316,6 +323,13 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
                     }
                 }
                 Role::Pid => status = reap(child.pid, false),
+                Role::Hold => {
+                    if let Some(fd) = &hold
+                        && !held_open(fd.as_raw_fd(), &mut buf)
+                    {
+                        hold = None;
+                    }
+                }
             }
         }
 
@@ -370,6 +384,7 @@ pub fn supervise(mut child: Running, limits: &Limits, sink: &mut dyn Sink) -> Ou
         output_closed: st.output_closed,
         escalated: st.escalated,
         cancelled: st.cancelled,
+        interrupted_after_exit: st.interrupted_after_exit,
         duration: child.started.elapsed(),
     }
 }
@@ -382,6 +397,19 @@ enum Role {
     Signal,
     Out(usize),
     In,
+    Hold,
+}
+
+/// Drain a held descriptor (its data is not ours to use); false once it is at end of file.
+fn held_open(fd: RawFd, buf: &mut [u8]) -> bool {
+    // SAFETY: reading into our own buffer.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    n > 0
+        || (n < 0
+            && matches!(
+                std::io::Error::last_os_error().kind(),
+                std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+            ))
 }
 
 /// Read what is available (at most `rounds` chunks); false once the stream is at EOF.
