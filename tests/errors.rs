@@ -473,7 +473,11 @@ fn a_fractional_byte_count_is_a_usage_error() {
 #[test]
 fn a_start_up_error_names_the_os_error_once() {
     // With 4 descriptors there is no room for the child's pipes.
-    for args in ["exec 'echo hi'", "execfile echo hi", "spawn --prefix x echo hi"] {
+    for args in [
+        "exec 'echo hi'",
+        "execfile echo hi",
+        "spawn --prefix x echo hi",
+    ] {
         let line = format!("ulimit -n 4; exec {} {args}", bin().display());
         let out = std::process::Command::new("sh")
             .args(["-c", &line])

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+#[macro_use]
+pub mod mode;
+
 /// `childproc` as built for this test run.
 pub fn cp() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("childproc").expect("binary built")

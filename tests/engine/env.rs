@@ -1,0 +1,121 @@
+//! The child's working directory and environment: --cwd (missing, a file, relative), --env
+//! adding and overriding on top of what childproc inherited, --env-clear, non-UTF-8 bytes.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use crate::common::*;
+
+case!(a_missing_cwd_or_a_file_as_cwd_is_125_and_named, |m| {
+    let dir = tempfile::tempdir().unwrap();
+    let out = m
+        .argv(&["--cwd", "/no/such/dir"], &["true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out.stderr).contains("/no/such/dir"));
+    assert!(!text(&out.stderr).contains("not found"));
+    let file = dir.path().join("f");
+    std::fs::write(&file, "").unwrap();
+    let out = m
+        .argv(&["-C", file.to_str().unwrap()], &["true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(text(&out.stderr).contains("not a directory"));
+});
+
+case!(cwd_and_env_apply_to_the_child, |m| {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().canonicalize().unwrap();
+    let opts = [
+        "-C",
+        dir.path().to_str().unwrap(),
+        "-e",
+        "GREETING=hi there",
+    ];
+    m.sh(&opts, "echo \"$GREETING\"; pwd -P")
+        .assert()
+        .code(0)
+        .stdout(format!("hi there\n{}\n", real.display()));
+    m.sh(&["--env-clear", "-e", "A=1"], "echo \"${LEAK-unset}:$A\"")
+        .env("LEAK", "x")
+        .assert()
+        .code(0)
+        .stdout("unset:1\n");
+});
+
+case!(env_adds_and_overrides_and_the_rest_is_inherited, |m| {
+    let opts = ["-e", "A=1", "--env", "OVER=new", "-e", "B=", "-e", "A=2"];
+    m.sh(&opts, "echo \"$A|$OVER|${B+set}$B|$KEEP\"")
+        .env("KEEP", "kept")
+        .env("OVER", "old")
+        .assert()
+        .code(0)
+        .stdout("2|new|set|kept\n");
+    m.sh(&["-e", "A=1", "-e", "B=", "-e", "A=2"], "echo $A:$B:$KEEP")
+        .env("KEEP", "kept")
+        .assert()
+        .stdout("2::kept\n");
+});
+
+case!(env_clear_starts_from_nothing, [spawn, execfile], |m| {
+    m.argv(&["--env-clear"], &["/usr/bin/env"])
+        .env("KEEP", "kept")
+        .assert()
+        .code(0)
+        .stdout("");
+    let opts = ["--env-clear", "-e", "ONLY=x", "-e", "TWO=y=z"];
+    let out = m
+        .argv(&opts, &["/usr/bin/env"])
+        .env("KEEP", "kept")
+        .output()
+        .unwrap();
+    let mut got = lines(&out.stdout);
+    got.sort();
+    assert_eq!(got, ["ONLY=x", "TWO=y=z"]);
+    let out = m
+        .argv(&["--env-clear", "-e", "ONLY=x"], &["/usr/bin/env"])
+        .env("KEEP", "kept")
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "ONLY=x\n");
+});
+
+const RAW: &[u8] = b"\xff\xfe-raw-\x80\xc3";
+
+case!(non_utf8_env_values_pass_through_unchanged, |m| {
+    let mut kv = b"RAW=".to_vec();
+    kv.extend_from_slice(RAW);
+    let mut args = m.argv_args(&["--env", "X"], &["printenv", "RAW"]);
+    args[2] = OsString::from_vec(kv);
+    let out = cp().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.stdout, [RAW, b"\n"].concat(), "env bytes");
+});
+
+case!(
+    non_utf8_paths_work_for_cwd_and_program,
+    [spawn, execfile],
+    |m| {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join(OsStr::from_bytes(b"dir-\xff"));
+        std::fs::create_dir(&odd).unwrap();
+        write_script(&odd.join("prog"), "echo prog-ran", 0o755);
+        let real = odd.canonicalize().unwrap();
+        let out = cp()
+            .arg(m.name())
+            .arg("-C")
+            .arg(&odd)
+            .arg("pwd")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(out.stdout, [real.as_os_str().as_bytes(), b"\n"].concat());
+        cp().arg(m.name())
+            .arg(odd.join("prog"))
+            .assert()
+            .code(0)
+            .stdout("prog-ran\n");
+    }
+);
