@@ -11,15 +11,6 @@ use crate::SECS10;
 use crate::common::mode::*;
 use crate::common::*;
 
-/// Polls until `pred` holds; panics with `what` after `limit`.
-fn wait_until(limit: Duration, what: &str, mut pred: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !pred() {
-        assert!(t.elapsed() < limit, "{what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Waits until a process runs as `sleep ARG` and returns its pid.
 fn sleeper(arg: &str) -> i32 {
     let mut pid = 0;
