@@ -4,25 +4,24 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
+use predicates::prelude::*;
+use predicates::str::contains;
+
 use crate::common::*;
 
 case!(a_missing_cwd_or_a_file_as_cwd_is_125_and_named, |m| {
     let dir = tempfile::tempdir().unwrap();
-    let out = m
-        .argv(&["--cwd", "/no/such/dir"], &["true"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(125));
-    assert!(text(&out.stderr).contains("/no/such/dir"));
-    assert!(!text(&out.stderr).contains("not found"));
+    m.argv(&["--cwd", "/no/such/dir"], &["true"])
+        .assert()
+        .code(125)
+        .stderr(contains("/no/such/dir"))
+        .stderr(contains("not found").not());
     let file = dir.path().join("f");
     std::fs::write(&file, "").unwrap();
-    let out = m
-        .argv(&["-C", file.to_str().unwrap()], &["true"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(125));
-    assert!(text(&out.stderr).contains("not a directory"));
+    m.argv(&["-C", file.to_str().unwrap()], &["true"])
+        .assert()
+        .code(125)
+        .stderr(contains("not a directory"));
 });
 
 case!(cwd_and_env_apply_to_the_child, |m| {

@@ -1,6 +1,9 @@
 //! Exit statuses: the child's own status passes through; death by signal N is 128+N and named,
 //! except SIGPIPE, which is quiet; a plain `exit 137` is not mistaken for SIGKILL.
 
+use predicates::prelude::*;
+use predicates::str::{contains, starts_with};
+
 use crate::common::*;
 
 case!(exit_codes_pass_through, |m| {
@@ -33,24 +36,11 @@ case!(death_by_signal_is_128_plus_n_and_named, |m| {
     for opts in m.outputs() {
         for (n, name) in SIGNALS {
             let script = format!("ulimit -c 0; echo out; echo err >&2; kill -{n} $$");
-            let out = m
-                .sh(opts, &script)
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
-            assert_eq!(out.status.code(), Some(128 + n), "{opts:?} {name}");
-            let err = text(&out.stderr);
-            assert!(err.contains(name), "{opts:?} {name}: {err}");
+            let run = m.sh(opts, &script).current_dir(dir.path()).assert();
+            let run = run.code(128 + n).stderr(contains(name));
             if opts.is_empty() {
-                assert_eq!(
-                    text(&out.stdout),
-                    "out\n",
-                    "{name}: output before death is kept"
-                );
-                assert!(
-                    err.starts_with("err\n"),
-                    "{name}: the child's stderr first: {err:?}"
-                );
+                // Output before death is kept, and the child's stderr comes first.
+                run.stdout("out\n").stderr(starts_with("err\n"));
             }
         }
     }
@@ -73,26 +63,17 @@ case!(death_by_signal_in_json, |m| {
 
 case!(death_by_sigpipe_is_silent, |m| {
     for opts in m.outputs() {
-        let out = m.sh(opts, "kill -PIPE $$").output().unwrap();
-        assert_eq!(out.status.code(), Some(141), "{opts:?}");
-        assert!(out.stderr.is_empty(), "{opts:?}: {}", text(&out.stderr));
+        m.sh(opts, "kill -PIPE $$").assert().code(141).stderr("");
     }
 });
 
 case!(exit_137_on_its_own_is_not_called_sigkill, |m| {
     for opts in m.outputs() {
-        let out = m.sh(opts, "exit 137").output().unwrap();
-        assert_eq!(out.status.code(), Some(137), "{opts:?}");
-        assert!(
-            !text(&out.stderr).contains("SIGKILL"),
-            "{}",
-            text(&out.stderr)
-        );
-        assert!(
-            !text(&out.stdout).contains("SIGKILL"),
-            "{}",
-            text(&out.stdout)
-        );
+        m.sh(opts, "exit 137")
+            .assert()
+            .code(137)
+            .stderr(contains("SIGKILL").not())
+            .stdout(contains("SIGKILL").not());
     }
     let out = m.sh(&["--json"], "exit 137").output().unwrap();
     assert_eq!(out.status.code(), Some(137));

@@ -8,6 +8,9 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use predicates::prelude::*;
+use predicates::str::{contains, starts_with};
+
 use crate::common::*;
 
 case!(a_missing_program_is_127, [spawn, execfile], |m| {
@@ -18,21 +21,14 @@ case!(a_missing_program_is_127, [spawn, execfile], |m| {
             dir.path().join("absent").to_str().unwrap().to_owned(),
             "./relative/absent".to_owned(),
         ] {
-            let out = m
-                .argv(opts, &[&prog])
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
-            let err = text(&out.stderr);
-            assert_eq!(out.status.code(), Some(127), "{opts:?} {prog}: {err}");
+            let run = m.argv(opts, &[&prog]).current_dir(dir.path()).assert();
+            let run = run
+                .code(127)
+                .stderr(starts_with("childproc: ").and(contains(prog.as_str())))
+                .stderr(contains("not found"));
             if opts != ["--json"] {
-                assert!(out.stdout.is_empty(), "{opts:?}: {}", text(&out.stdout));
+                run.stdout("");
             }
-            assert!(
-                err.starts_with("childproc: ") && err.contains(&prog),
-                "{opts:?}: {err}"
-            );
-            assert!(err.contains("not found"), "{opts:?}: {err}");
         }
     }
 });
@@ -47,14 +43,11 @@ case!(
         for opts in m.outputs() {
             for prog in [plain.as_path(), dir.path(), Path::new("/tmp")] {
                 let prog = prog.to_str().unwrap();
-                let out = m.argv(opts, &[prog]).output().unwrap();
-                let err = text(&out.stderr);
-                assert_eq!(out.status.code(), Some(126), "{opts:?} {prog}: {err}");
-                assert!(!text(&out.stdout).contains("ran"));
-                assert!(
-                    err.starts_with("childproc: ") && err.contains(prog),
-                    "{err}"
-                );
+                m.argv(opts, &[prog])
+                    .assert()
+                    .code(126)
+                    .stdout(contains("ran").not())
+                    .stderr(starts_with("childproc: ").and(contains(prog)));
             }
         }
     }
@@ -95,12 +88,12 @@ case!(
             format!("PATH=/nonexistent-dir:{}:/usr/bin:/bin", a.display()),
             format!("PATH={}", a.display()),
         ] {
-            let out = m.argv(&["--env", &path], &["tool"]).output().unwrap();
-            let err = text(&out.stderr);
-            assert_eq!(out.status.code(), Some(126), "{path}: {err}");
-            assert!(out.stdout.is_empty());
             // Permission denied, not "not found".
-            assert!(err.contains("permission denied"), "{err}");
+            m.argv(&["--env", &path], &["tool"])
+                .assert()
+                .code(126)
+                .stdout("")
+                .stderr(contains("permission denied"));
         }
     }
 );

@@ -4,6 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use predicates::prelude::*;
+use predicates::str::contains;
+
 use crate::common::*;
 use crate::{SECS10, SECS30};
 
@@ -30,9 +33,10 @@ const NEEDS_SIGKILL: [&str; 6] = [
 case!(
     a_timeout_that_needs_sigkill_exits_137_as_timeout_1_does,
     |m| {
-        let out = m.argv(&NEEDS_SIGKILL, &["sleep", "10"]).output().unwrap();
-        assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
-        assert!(text(&out.stderr).contains("then SIGKILL"));
+        m.argv(&NEEDS_SIGKILL, &["sleep", "10"])
+            .assert()
+            .code(137)
+            .stderr(contains("then SIGKILL"));
         // The kill signal ending the child is still 124, even after a grace period was needed
         // for nothing.
         m.argv(
@@ -225,13 +229,11 @@ case!(
             .stderr("");
         assert!(t.elapsed() < SECS10, "{:?}", t.elapsed());
         let t = Instant::now();
-        let out = m
-            .sh(&["--timeout", "20s"], "echo quick; exit 5")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(5));
-        assert_eq!(text(&out.stdout), "quick\n");
-        assert!(!text(&out.stderr).contains("timed out"));
+        m.sh(&["--timeout", "20s"], "echo quick; exit 5")
+            .assert()
+            .code(5)
+            .stdout("quick\n")
+            .stderr(contains("timed out").not());
         assert!(t.elapsed() < SECS10, "{:?}", t.elapsed());
     }
 );
