@@ -80,3 +80,31 @@ fn the_command_line_passes_non_utf8_bytes_unchanged() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(out.stdout, RAW, "exec: command line bytes");
 }
+
+#[test]
+fn exec_with_two_operands_explains_quoting() {
+    let dir = tempfile::tempdir().unwrap();
+    // `touch ran` as two words: had exec joined them, the file would exist.
+    let out = cp()
+        .current_dir(dir.path())
+        .args(["exec", "touch", "ran"])
+        .output()
+        .unwrap();
+    let line = assert_one_line_error(&out, 125);
+    assert!(
+        line.to_lowercase().contains("quot"),
+        "the message should explain quoting: {line}"
+    );
+    assert!(!dir.path().join("ran").exists(), "nothing may run");
+    let out = cp().args(["exec", "echo", "hi"]).output().unwrap();
+    let line = assert_one_line_error(&out, 125);
+    assert!(line.to_lowercase().contains("quot"), "{line}");
+}
+
+#[test]
+fn the_one_operand_is_the_command_line_even_when_it_looks_like_an_option() {
+    cp().args(["exec", "--", "echo --help"])
+        .assert()
+        .code(0)
+        .stdout("--help\n");
+}

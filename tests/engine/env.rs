@@ -24,6 +24,34 @@ case!(a_missing_cwd_or_a_file_as_cwd_is_125_and_named, |m| {
         .stderr(contains("not a directory"));
 });
 
+case!(
+    a_bad_cwd_is_reported_as_such_not_as_a_missing_program,
+    |m| {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-dir");
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, "x").unwrap();
+        let marker = dir.path().join("ran");
+        let touch = ["touch", marker.to_str().unwrap()];
+        for cwd in [missing.to_str().unwrap(), file.to_str().unwrap()] {
+            let out = m.argv(&["--cwd", cwd], &touch).output().unwrap();
+            let line = assert_one_line_error(&out, 125);
+            assert!(
+                line.contains(cwd),
+                "the message should name the directory: {line}"
+            );
+            assert!(!marker.exists(), "nothing may run");
+            // Even when the program does not exist either, the directory is the error (not 127).
+            let out = m
+                .argv(&["-C", cwd], &["no-such-program-4711"])
+                .output()
+                .unwrap();
+            let line = assert_one_line_error(&out, 125);
+            assert!(line.contains(cwd), "{line}");
+        }
+    }
+);
+
 case!(cwd_and_env_apply_to_the_child, |m| {
     let dir = tempfile::tempdir().unwrap();
     let real = dir.path().canonicalize().unwrap();

@@ -16,6 +16,7 @@ mod output;
 mod signals;
 mod stdin;
 mod timeouts;
+mod usage;
 
 use std::time::Duration;
 
