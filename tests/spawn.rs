@@ -336,7 +336,11 @@ fn long_lines_come_in_pieces_of_at_most_64_kib() {
     assert!(lines.iter().all(|l| l.len() <= 65536));
     assert_eq!(lines.last().unwrap(), &"tail");
     assert_eq!(lines[..lines.len() - 1].concat(), "a".repeat(200_000));
-    // A stream without any newline: NUL bytes, 200000 of them, in exactly four pieces.
+}
+
+#[test]
+fn a_stream_without_any_newline_comes_in_pieces_too() {
+    // NUL bytes, 200000 of them: exactly four pieces.
     let out = cp()
         .args([
             "spawn",
