@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+#[macro_use]
+pub mod mode;
+
 /// `childproc` as built for this test run.
 pub fn cp() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("childproc").expect("binary built")
@@ -186,6 +189,53 @@ pub fn descendants(pid: i32) -> Vec<i32> {
         }
     }
     out
+}
+
+/// The guard processes among `pid`'s direct children (childproc's guard, once it spawned).
+pub fn guards_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(task.path().join("children")) {
+            let children = s.split_whitespace().filter_map(|c| c.parse::<i32>().ok());
+            out.extend(children.filter(|&c| is_guard(c)));
+        }
+    }
+    out
+}
+
+/// Polls until `pred` holds; panics with `what` after `limit`. For states a test can see only
+/// from outside (a pid in /proc, a file appearing), instead of sleeping a fixed time.
+pub fn wait_until(limit: Duration, what: &str, mut pred: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !pred() {
+        assert!(t.elapsed() < limit, "{what}: not after {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether `pid` runs in the foreground of its terminal, not stopped, blocked reading its
+/// stdin: from /proc/PID/stat (state, process group, the terminal's foreground group) and
+/// /proc/PID/syscall (`read(0, …)`).
+pub fn reading_the_terminal(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let f: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    // After the command name: state, ppid, pgrp, session, tty_nr, tpgid.
+    let (Some(state), Some(pgrp), Some(tpgid)) = (f.first(), f.get(2), f.get(5)) else {
+        return false;
+    };
+    let foreground = *state != "T" && *state != "t" && pgrp == tpgid;
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    foreground && syscall.starts_with(&format!("{} 0x0 ", libc::SYS_read))
 }
 
 /// Whether `pid` is childproc's guard process.
