@@ -105,7 +105,7 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand --send 'Send this JSON message first (repeatable, in order; then each non-blank stdin line)'
             cand --node 'The node binary used for PROGRAM ending in .js, .mjs or .cjs'
             cand --disconnect 'When to half-close the channel (the child sees ''disconnect''): on-input-end = once input has ended and the child has read it and gone quiet (no messages, no CPU use); never = leave it open until the child closes it or exits; after:N = once input has ended and the child has sent N messages'
-            cand --serialization 'Wire format of the channel; only json is supported (Node''s default)'
+            cand --serialization 'Wire format of the channel, as Node''s `serialization` option: json (one JSON text per line) or advanced (V8''s structured clone: BigInt, Map, Set, Date, Buffer, cycles…; on stdin/stdout they appear in a tagged JSON form, see the README)'
             cand --env-clear 'Start the child from an empty environment, then apply --env'
             cand --preserve-status 'On timeout, exit with the child''s status instead of 124'
             cand -h 'Print help'

@@ -89,7 +89,7 @@ complete -c childproc -n "__fish_childproc_using_subcommand fork" -l kill-after 
 complete -c childproc -n "__fish_childproc_using_subcommand fork" -l send -d 'Send this JSON message first (repeatable, in order; then each non-blank stdin line)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand fork" -l node -d 'The node binary used for PROGRAM ending in .js, .mjs or .cjs' -r
 complete -c childproc -n "__fish_childproc_using_subcommand fork" -l disconnect -d 'When to half-close the channel (the child sees \'disconnect\'): on-input-end = once input has ended and the child has read it and gone quiet (no messages, no CPU use); never = leave it open until the child closes it or exits; after:N = once input has ended and the child has sent N messages' -r
-complete -c childproc -n "__fish_childproc_using_subcommand fork" -l serialization -d 'Wire format of the channel; only json is supported (Node\'s default)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand fork" -l serialization -d 'Wire format of the channel, as Node\'s `serialization` option: json (one JSON text per line) or advanced (V8\'s structured clone: BigInt, Map, Set, Date, Buffer, cycles…; on stdin/stdout they appear in a tagged JSON form, see the README)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand fork" -l env-clear -d 'Start the child from an empty environment, then apply --env'
 complete -c childproc -n "__fish_childproc_using_subcommand fork" -l preserve-status -d 'On timeout, exit with the child\'s status instead of 124'
 complete -c childproc -n "__fish_childproc_using_subcommand fork" -s h -l help -d 'Print help'

@@ -251,9 +251,11 @@ pub struct ForkArgs {
     )]
     pub disconnect: crate::cmd::fork::Disconnect,
 
-    /// Wire format of the channel; only json is supported (Node's default)
+    /// Wire format of the channel, as Node's `serialization` option: json (one JSON text per
+    /// line) or advanced (V8's structured clone: BigInt, Map, Set, Date, Buffer, cycles…; on
+    /// stdin/stdout they appear in a tagged JSON form, see the README)
     #[arg(long, value_name = "MODE", default_value = "json", value_parser = values::parse_serialization)]
-    pub serialization: String,
+    pub serialization: crate::ipc::Serialization,
 
     /// The program to fork, then its arguments (default: childproc's built-in echo child)
     #[arg(

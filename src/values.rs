@@ -220,16 +220,12 @@ pub fn parse_json_message(s: &str) -> Result<String, String> {
     }
 }
 
-/// Only Node's `json` serialization is spoken; `advanced` (V8 serializer) is refused clearly.
-pub fn parse_serialization(s: &str) -> Result<String, String> {
+/// `--serialization json|advanced` (Node's option and spelling).
+pub fn parse_serialization(s: &str) -> Result<crate::ipc::Serialization, String> {
     match s {
-        "json" => Ok(s.to_string()),
-        "advanced" => {
-            Err("serialization 'advanced' (V8 ValueSerializer) is not supported; use json".into())
-        }
-        _ => Err(format!(
-            "unknown serialization '{s}' (only json is supported)"
-        )),
+        "" => Err("expected json or advanced".into()),
+        _ => crate::ipc::Serialization::from_name(Some(s))
+            .ok_or_else(|| format!("unknown serialization '{s}' (json or advanced)")),
     }
 }
 

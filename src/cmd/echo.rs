@@ -8,12 +8,19 @@ use crate::exit::Exit;
 use crate::ipc;
 
 pub fn run() -> anyhow::Result<Exit> {
-    let Some(stream) = ipc::from_env()? else {
+    let Some((stream, ser)) = ipc::from_env_any()? else {
         anyhow::bail!(
             "no IPC channel: this role runs under `childproc fork` or Node's child_process.fork() \
              (NODE_CHANNEL_FD is not set)"
         );
     };
-    ipc::serve(&stream, "ipc-echo", |msg| Some(msg.to_vec())).context("reading the IPC channel")?;
+    match ser {
+        ipc::Serialization::Json => ipc::serve(&stream, "ipc-echo", |msg| Some(msg.to_vec())),
+        // The frame itself goes back: the value is exactly what the parent sent.
+        ipc::Serialization::Advanced => {
+            ipc::serve_frames(&stream, "ipc-echo", |payload, _| Some(payload.to_vec()))
+        }
+    }
+    .context("reading the IPC channel")?;
     Ok(Exit::Child(0))
 }

@@ -8,6 +8,7 @@
 //! pipe the engine watches and drops it when the channel closes, so a descendant that keeps
 //! the channel open is under `--timeout` and signals like one that keeps a stdout pipe open.
 
+mod frames;
 mod outbox;
 mod quiet;
 
@@ -81,7 +82,10 @@ pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
     let (program, args) = child_command(a.command, &a.node)?;
     let mut spec = base_spec(program.clone(), args, &a.run);
     let (parent, child_end) = ipc::socketpair().context("cannot create the IPC socketpair")?;
-    for (k, v) in ipc::child_env() {
+    let ser = a.serialization;
+    // --send values are checked (and framed) before anything starts.
+    let sends = encode_sends(&a.send, ser)?;
+    for (k, v) in ipc::child_env_for(ser) {
         spec.env.push((k.into(), v.into()));
     }
     spec.fd3 = Some(child_end);
@@ -103,15 +107,15 @@ pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
 
     let activity = Arc::new(Activity::default());
     let outbox = Arc::new(Outbox::new(for_outbox));
-    let reader = spawn_reader(for_reader, &activity, &outbox, channel_open);
+    let reader = spawn_reader(for_reader, &activity, &outbox, channel_open, ser);
     let invalid_input = Arc::new(AtomicBool::new(false));
     {
         let invalid_input = Arc::clone(&invalid_input);
         let activity = Arc::clone(&activity);
-        let (sends, mode) = (a.send, a.disconnect);
+        let mode = a.disconnect;
         // Detached on purpose: it may be blocked reading a terminal when the child is gone.
         std::thread::spawn(move || {
-            relay_to_child(&outbox, sends, &invalid_input, &activity, mode, pid);
+            relay_to_child(&outbox, sends, ser, &invalid_input, &activity, mode, pid);
         });
     }
     {
@@ -168,11 +172,15 @@ fn spawn_reader(
     activity: &Arc<Activity>,
     outbox: &Arc<Outbox>,
     channel_open: OwnedFd,
+    ser: ipc::Serialization,
 ) -> std::thread::JoinHandle<()> {
     let activity = Arc::clone(activity);
     let outbox = Arc::clone(outbox);
     std::thread::spawn(move || {
-        relay_from_child(&stream, &activity, &outbox);
+        match ser {
+            ipc::Serialization::Json => relay_from_child(&stream, &activity, &outbox),
+            ipc::Serialization::Advanced => frames::relay_from_child(&stream, &activity, &outbox),
+        }
         activity.closed.store(true, Ordering::SeqCst);
         drop(channel_open);
     })
@@ -259,7 +267,13 @@ fn relay_from_child(stream: &UnixStream, activity: &Activity, outbox: &Outbox) {
                 }
             };
             if let Line::Handle(kind) = event {
-                answer_handle(&mut r.get_mut().fds, kind, line_no, outbox);
+                answer_handle(
+                    &mut r.get_mut().fds,
+                    kind,
+                    line_no,
+                    outbox,
+                    ipc::Serialization::Json,
+                );
             }
         }
         activity.messages.fetch_add(messages, Ordering::SeqCst);
@@ -323,27 +337,57 @@ fn deliver(line: &[u8], line_no: u64, fd_ready: bool, p: &mut Printer, messages:
 
 /// Acknowledge a handle message as Node does: ACK when its descriptor came (we then close it:
 /// handles are not passed on), NACK when none did (the sender tries again).
-fn answer_handle(fds: &mut ipc::FdQueue, kind: Option<String>, line_no: u64, outbox: &Outbox) {
+fn answer_handle(
+    fds: &mut ipc::FdQueue,
+    kind: Option<String>,
+    line_no: u64,
+    outbox: &Outbox,
+    ser: ipc::Serialization,
+) {
     let kind = kind.unwrap_or_else(|| "unknown".into());
     let kind = kind.escape_debug();
     match fds.pop() {
         Some(fd) => {
             // Closed before the ACK, so a sender that has its answer knows it is gone.
             drop(fd);
-            outbox.control(ipc::HANDLE_ACK);
+            outbox.control(&command(ser, "NODE_HANDLE_ACK"));
             error_line(&format!(
                 "the child's message on line {line_no} came with a {kind} handle; acknowledged \
                  and closed (handles are not passed on)"
             ));
         }
         None => {
-            outbox.control(ipc::HANDLE_NACK);
+            outbox.control(&command(ser, "NODE_HANDLE_NACK"));
             error_line(&format!(
                 "the child's line {line_no} announced a {kind} handle but no descriptor came; \
                  answered NACK"
             ));
         }
     }
+}
+
+/// `{cmd: CMD}` as one whole message in the channel's serialization.
+fn command(ser: ipc::Serialization, cmd: &str) -> Vec<u8> {
+    match ser {
+        ipc::Serialization::Json => format!("{{\"cmd\":\"{cmd}\"}}\n").into_bytes(),
+        ipc::Serialization::Advanced => ipc::v8::command_frame(cmd),
+    }
+}
+
+/// `--send` values as whole messages (`json`: the compact line and its newline; `advanced`:
+/// the frame of the value its JSON form describes). A value that cannot be sent is a usage
+/// error, found before the child starts.
+fn encode_sends(sends: &[String], ser: ipc::Serialization) -> anyhow::Result<Vec<Vec<u8>>> {
+    sends
+        .iter()
+        .map(|m| match ser {
+            ipc::Serialization::Json => Ok(format!("{m}\n").into_bytes()),
+            ipc::Serialization::Advanced => ipc::v8::json_to_frame(m.as_bytes()).map_err(|e| {
+                crate::cmd::UsageError(format!("--send {m}: cannot be sent as advanced: {e}"))
+                    .into()
+            }),
+        })
+        .collect()
 }
 
 /// Descriptors lost to a full control buffer, or piling up without handle messages.
@@ -386,6 +430,7 @@ fn output_failed(activity: &Activity, e: &std::io::Error) {
 /// The writer thread's state: messages go through `w`; `largest` sizes the quiet period.
 struct Sender<'a> {
     w: LineBuf<'a>,
+    ser: ipc::Serialization,
     largest: usize,
     line_no: u64,
     invalid: &'a AtomicBool,
@@ -400,14 +445,25 @@ impl Sender<'_> {
         if ipc::is_blank(line) {
             return Ok(());
         }
-        match ipc::compact(line) {
+        let encoded = match self.ser {
+            ipc::Serialization::Json => {
+                ipc::compact(line).map_err(|e| format!("not valid JSON ({e})"))
+            }
+            ipc::Serialization::Advanced => ipc::v8::json_to_frame(line)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| format!("not a message for an advanced channel ({e})")),
+        };
+        match encoded {
             Ok(msg) => {
                 self.largest = self.largest.max(msg.len());
-                self.w.send(&msg)
+                match self.ser {
+                    ipc::Serialization::Json => self.w.send(&msg),
+                    ipc::Serialization::Advanced => self.w.send_frame(&msg),
+                }
             }
-            Err(e) => {
+            Err(why) => {
                 let n = self.line_no;
-                error_line(&format!("stdin line {n}: not valid JSON ({e}); not sent"));
+                error_line(&format!("stdin line {n}: {why}; not sent"));
                 self.invalid.store(true, Ordering::SeqCst);
                 Ok(())
             }
@@ -455,7 +511,8 @@ impl Sender<'_> {
 /// Send `--send` values, then each non-blank stdin line; then half-close as `mode` says.
 fn relay_to_child(
     outbox: &Outbox,
-    sends: Vec<String>,
+    sends: Vec<Vec<u8>>,
+    ser: ipc::Serialization,
     invalid: &AtomicBool,
     activity: &Activity,
     mode: Disconnect,
@@ -477,16 +534,12 @@ fn relay_to_child(
     };
     let mut s = Sender {
         w: LineBuf::new(outbox, CHUNK),
-        largest: sends.iter().map(String::len).max().unwrap_or(0),
+        ser,
+        largest: sends.iter().map(Vec::len).max().unwrap_or(0),
         line_no: 0,
         invalid,
     };
-    if sends
-        .iter()
-        .try_for_each(|m| s.w.send(m.as_bytes()))
-        .is_err()
-        || s.w.flush().is_err()
-    {
+    if sends.iter().try_for_each(|m| s.w.send_frame(m)).is_err() || s.w.flush().is_err() {
         closed(None);
         return;
     }

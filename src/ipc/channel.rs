@@ -26,10 +26,10 @@ pub enum ChannelError {
     #[error("{CHANNEL_FD_ENV}={0}: descriptor is not a socket")]
     NotSocket(RawFd),
     #[error(
-        "{SERIALIZATION_ENV}=advanced (V8 serialization) is not supported; fork with serialization 'json'"
+        "{SERIALIZATION_ENV}=advanced (V8 serialization) is not supported by this role; fork it with serialization 'json'"
     )]
     Advanced,
-    #[error("{SERIALIZATION_ENV}={0:?} is unknown (only json is supported)")]
+    #[error("{SERIALIZATION_ENV}={0:?} is unknown (json or advanced)")]
     UnknownMode(String),
     #[error("{CHANNEL_FD_ENV}={0}: {1}")]
     Io(RawFd, io::Error),
@@ -47,7 +47,40 @@ pub fn socketpair() -> io::Result<(UnixStream, OwnedFd)> {
 
 /// The environment a child gets with its channel on fd 3, as Node sets it.
 pub fn child_env() -> [(&'static str, &'static str); 2] {
-    [(CHANNEL_FD_ENV, "3"), (SERIALIZATION_ENV, "json")]
+    child_env_for(Serialization::Json)
+}
+
+/// The same, for a channel in the given serialization.
+pub fn child_env_for(ser: Serialization) -> [(&'static str, &'static str); 2] {
+    [(CHANNEL_FD_ENV, "3"), (SERIALIZATION_ENV, ser.name())]
+}
+
+/// The channel's wire format (Node's `serialization` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Serialization {
+    /// One JSON text per line.
+    #[default]
+    Json,
+    /// V8's structured clone, each message framed by a 4-byte big-endian length (`v8`).
+    Advanced,
+}
+
+impl Serialization {
+    pub fn name(self) -> &'static str {
+        match self {
+            Serialization::Json => "json",
+            Serialization::Advanced => "advanced",
+        }
+    }
+
+    /// Node's spelling; a missing or empty value means json, as Node reads it.
+    pub fn from_name(name: Option<&str>) -> Option<Serialization> {
+        match name {
+            None | Some("") | Some("json") => Some(Serialization::Json),
+            Some("advanced") => Some(Serialization::Advanced),
+            Some(_) => None,
+        }
+    }
 }
 
 /// In a child role: take the channel named by `NODE_CHANNEL_FD` (any descriptor number).
@@ -60,6 +93,14 @@ pub fn child_env() -> [(&'static str, &'static str); 2] {
 ///
 /// Call at start-up, before any thread exists (it edits the environment).
 pub fn from_env() -> Result<Option<UnixStream>, ChannelError> {
+    match from_env_any()? {
+        Some((_, Serialization::Advanced)) => Err(ChannelError::Advanced),
+        other => Ok(other.map(|(s, _)| s)),
+    }
+}
+
+/// [`from_env`] for a role that speaks both serializations: the channel and its mode.
+pub fn from_env_any() -> Result<Option<(UnixStream, Serialization)>, ChannelError> {
     let fd = std::env::var_os(CHANNEL_FD_ENV);
     let mode = std::env::var_os(SERIALIZATION_ENV);
     // SAFETY: edition 2024 makes environment edits unsafe because another thread could read
@@ -77,7 +118,7 @@ pub fn from_env() -> Result<Option<UnixStream>, ChannelError> {
 fn take_channel(
     fd: Option<&OsStr>,
     mode: Option<&OsStr>,
-) -> Result<Option<UnixStream>, ChannelError> {
+) -> Result<Option<(UnixStream, Serialization)>, ChannelError> {
     let Some(fd) = fd else { return Ok(None) };
     let fd = parse_fd(&fd.to_string_lossy())?;
     check_socket(fd)?;
@@ -85,8 +126,8 @@ fn take_channel(
     // SAFETY: `fd` is open (checked) and nothing else in this process uses the channel.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     set_cloexec_blocking(fd).map_err(|e| ChannelError::Io(fd, e))?;
-    check_mode(mode.map(|m| m.to_string_lossy()).as_deref())?;
-    Ok(Some(UnixStream::from(owned)))
+    let ser = check_mode(mode.map(|m| m.to_string_lossy()).as_deref())?;
+    Ok(Some((UnixStream::from(owned), ser)))
 }
 
 fn parse_fd(s: &str) -> Result<RawFd, ChannelError> {
@@ -132,12 +173,9 @@ fn set_cloexec_blocking(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-fn check_mode(mode: Option<&str>) -> Result<(), ChannelError> {
-    match mode {
-        None | Some("") | Some("json") => Ok(()),
-        Some("advanced") => Err(ChannelError::Advanced),
-        Some(other) => Err(ChannelError::UnknownMode(other.to_string())),
-    }
+fn check_mode(mode: Option<&str>) -> Result<Serialization, ChannelError> {
+    Serialization::from_name(mode)
+        .ok_or_else(|| ChannelError::UnknownMode(mode.unwrap_or_default().to_string()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -496,10 +534,10 @@ mod tests {
         }
         assert!(check_mode(None).is_ok());
         assert!(check_mode(Some("json")).is_ok());
-        assert!(matches!(
-            check_mode(Some("advanced")),
-            Err(ChannelError::Advanced)
-        ));
+        assert_eq!(
+            check_mode(Some("advanced")).unwrap(),
+            Serialization::Advanced
+        );
         assert!(matches!(
             check_mode(Some("v8")),
             Err(ChannelError::UnknownMode(_))
@@ -541,9 +579,10 @@ mod tests {
         }
         let fd = std::os::fd::IntoRawFd::into_raw_fd(ours);
         let text = format!(" {fd}\n");
-        let mut got = take_channel(Some(&os(&text)), Some(&os("json")))
+        let (mut got, ser) = take_channel(Some(&os(&text)), Some(&os("json")))
             .unwrap()
             .unwrap();
+        assert_eq!(ser, Serialization::Json);
         assert_eq!(got.as_raw_fd(), fd);
         assert!(cloexec(fd));
         assert_eq!(
@@ -554,11 +593,18 @@ mod tests {
         let mut b = [0; 2];
         got.read_exact(&mut b).unwrap();
 
-        // `advanced`: refused, and the socket is closed (the peer sees end of stream).
+        // `advanced` is adopted with its mode; an unknown mode is refused, and the socket is
+        // closed (the peer sees end of stream).
+        let (_peer, ours) = UnixStream::pair().unwrap();
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(ours);
+        let (_, ser) = take_channel(Some(&os(&fd.to_string())), Some(&os("advanced")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ser, Serialization::Advanced);
         let (mut peer, ours) = UnixStream::pair().unwrap();
         let fd = std::os::fd::IntoRawFd::into_raw_fd(ours);
-        let err = take_channel(Some(&os(&fd.to_string())), Some(&os("advanced"))).unwrap_err();
-        assert!(matches!(err, ChannelError::Advanced));
+        let err = take_channel(Some(&os(&fd.to_string())), Some(&os("v9"))).unwrap_err();
+        assert!(matches!(err, ChannelError::UnknownMode(_)));
         assert_eq!(peer.read(&mut b).unwrap(), 0);
     }
 

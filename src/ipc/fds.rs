@@ -67,6 +67,36 @@ impl FdQueue {
 /// `recvmsg` per call, like a plain read (no extra syscall, no allocation); descriptors go to
 /// `fds`, close-on-exec.
 pub fn recv_with_fds(stream: &UnixStream, buf: &mut [u8], fds: &mut FdQueue) -> io::Result<usize> {
+    recv_flags(stream, buf, fds, 0)
+}
+
+/// [`recv_with_fds`] that first polls without blocking for up to [`SPIN`](super::SPIN), then
+/// blocks: for request/response loops, where the answer usually comes within microseconds.
+pub fn spin_recv_with_fds(
+    stream: &UnixStream,
+    buf: &mut [u8],
+    fds: &mut FdQueue,
+) -> io::Result<usize> {
+    let start = std::time::Instant::now();
+    loop {
+        match recv_flags(stream, buf, fds, libc::MSG_DONTWAIT) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && start.elapsed() < super::SPIN => {
+                std::hint::spin_loop()
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return r,
+        }
+    }
+    recv_flags(stream, buf, fds, 0)
+}
+
+fn recv_flags(
+    stream: &UnixStream,
+    buf: &mut [u8],
+    fds: &mut FdQueue,
+    flags: libc::c_int,
+) -> io::Result<usize> {
     let mut ctl = ControlBuf([0; std::mem::size_of::<ControlBuf>()]);
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
@@ -79,7 +109,7 @@ pub fn recv_with_fds(stream: &UnixStream, buf: &mut [u8], fds: &mut FdQueue) -> 
     msg.msg_control = ctl.0.as_mut_ptr().cast();
     msg.msg_controllen = ctl.0.len() as _;
     // SAFETY: recvmsg into buffers we own, described by `msg`.
-    let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC | flags) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -119,6 +149,8 @@ fn take_rights(msg: &libc::msghdr, fds: &mut FdQueue) {
 pub struct FdReader<'a> {
     pub stream: &'a UnixStream,
     pub fds: FdQueue,
+    /// Spin before blocking ([`spin_recv_with_fds`]).
+    spin: bool,
 }
 
 impl<'a> FdReader<'a> {
@@ -126,13 +158,26 @@ impl<'a> FdReader<'a> {
         FdReader {
             stream,
             fds: FdQueue::default(),
+            spin: false,
+        }
+    }
+
+    /// For a child role's request/response loop.
+    pub fn spinning(stream: &'a UnixStream) -> FdReader<'a> {
+        FdReader {
+            spin: true,
+            ..FdReader::new(stream)
         }
     }
 }
 
 impl Read for FdReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        recv_with_fds(self.stream, buf, &mut self.fds)
+        if self.spin {
+            spin_recv_with_fds(self.stream, buf, &mut self.fds)
+        } else {
+            recv_with_fds(self.stream, buf, &mut self.fds)
+        }
     }
 }
 

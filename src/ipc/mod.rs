@@ -1,11 +1,12 @@
-//! The Node.js-compatible IPC channel (`json` serialization), as verified against real Node
+//! The Node.js-compatible IPC channel (`json` and `advanced` serialization), as verified against real Node
 //! (the shared `NODE-IPC.md` notes): an `AF_UNIX` stream socketpair carrying one JSON value
 //! per line.
 //!
 //! - `frame`: the line decoder, the validating compactor, the `NODE_` test, the encoder.
 //! - `channel`: the socketpair, adopting `NODE_CHANNEL_FD` in a child, buffered reader/writer.
 //! - `fds`: descriptors sent with messages (`recvmsg`, the queue, `NODE_HANDLE` envelopes).
-//! - `serve`: the request/response loop of our child roles.
+//! - `serve`: the request/response loops of our child roles (json and advanced).
+//! - `v8`: the `advanced` serialization: V8's wire format and its lossless JSON form.
 //!
 //! Framing decisions:
 //! - A message is one line of JSON text ending in `\n`; a `\r` before it is tolerated, blank
@@ -33,7 +34,8 @@ pub mod v8;
 
 pub use channel::{
     CHANNEL_FD_ENV, CHILD_FD, ChannelError, MessageReader, MessageWriter, SERIALIZATION_ENV, SPIN,
-    SpinReader, child_env, from_env, socketpair, spin_read,
+    Serialization, SpinReader, child_env, child_env_for, from_env, from_env_any, socketpair,
+    spin_read,
 };
 pub use fds::{
     FdQueue, FdReader, HANDLE_ACK, HANDLE_NACK, HandleMessage, MAX_FDS_PER_READ, handle_message,
@@ -43,4 +45,4 @@ pub use frame::{
     FrameError, Incoming, LineDecoder, classify, compact, compact_lossy, encode, encode_into,
     is_blank, is_internal,
 };
-pub use serve::serve;
+pub use serve::{serve, serve_frames};

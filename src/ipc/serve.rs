@@ -1,10 +1,10 @@
 //! The loop of a child role (`ipc-echo`, `cluster-worker`): read messages from the channel,
 //! answer each through a handler, batch the answers and flush them before every blocking read.
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 
-use super::{Incoming, MessageReader, MessageWriter, SpinReader, classify};
+use super::{FdQueue, FdReader, Incoming, MessageReader, MessageWriter, SpinReader, classify, v8};
 use crate::error_line;
 
 /// Serve `stream` until the parent closes it (or goes away). `handle` gets every user message
@@ -44,6 +44,75 @@ pub fn serve(
         }
         if r.fill()? == 0 {
             return Ok(());
+        }
+    }
+}
+
+/// [`serve`] for an `advanced` channel: `handle` gets each user message as its frame payload
+/// and its decoded value, and returns the payload of the reply, if any. Node's internal
+/// messages are not passed on; a handle a Node parent sends (`send(msg, handle)`) is
+/// acknowledged as Node does (its descriptor closed) and its message handled like any other.
+/// A frame that does not decode is reported and skipped; a length Node could never have
+/// written (2^31 or more) loses the framing, so the role ends with an error.
+pub fn serve_frames(
+    stream: &UnixStream,
+    role: &str,
+    mut handle: impl FnMut(&[u8], &v8::Value) -> Option<Vec<u8>>,
+) -> io::Result<()> {
+    let mut reader = FdReader::spinning(stream);
+    let mut frames = v8::FrameDecoder::new();
+    let mut out: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        while let Some(frame) = frames.next_frame() {
+            let payload = frame.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let reply = match v8::decode(payload) {
+                Ok(v) => match v8::internal_cmd(&v).as_deref() {
+                    Some("NODE_HANDLE") => handle_envelope(&v, &mut reader.fds, &mut out)
+                        .and_then(|msg| handle(&v8::value_to_frame(msg).ok()?[4..], msg)),
+                    Some(_) => None,
+                    None => handle(payload, &v),
+                },
+                Err(e) => {
+                    error_line(&format!("{role}: malformed message skipped: {e}"));
+                    None
+                }
+            };
+            if let Some(reply) = reply {
+                out.extend_from_slice(&(reply.len() as u32).to_be_bytes());
+                out.extend_from_slice(&reply);
+            }
+        }
+        if !out.is_empty() {
+            if (&*stream).write_all(&out).is_err() {
+                return Ok(()); // the parent went away: nothing left to do
+            }
+            out.clear();
+        }
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        frames.push(&buf[..n]);
+    }
+}
+
+/// Answer a `NODE_HANDLE` envelope: ACK (closing the descriptor) when one came, NACK when
+/// not (the sender retries). The envelope's user message, when its descriptor came.
+fn handle_envelope<'v>(
+    v: &'v v8::Value,
+    fds: &mut FdQueue,
+    out: &mut Vec<u8>,
+) -> Option<&'v v8::Value> {
+    match fds.pop() {
+        Some(fd) => {
+            drop(fd);
+            out.extend_from_slice(&v8::command_frame("NODE_HANDLE_ACK"));
+            v8::property(v, "msg")
+        }
+        None => {
+            out.extend_from_slice(&v8::command_frame("NODE_HANDLE_NACK"));
+            None
         }
     }
 }

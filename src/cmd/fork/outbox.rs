@@ -1,6 +1,7 @@
 //! The channel's write side, shared by the writer thread (our messages) and the reader thread
-//! (answers to the child's handle messages): every locked write is whole lines, so an answer
-//! never lands inside a message, and the reader never waits for a long write to finish.
+//! (answers to the child's handle messages): every locked write is whole messages (lines, or
+//! frames in `advanced` mode), so an answer never lands inside a message, and the reader never
+//! waits for a long write to finish.
 
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
@@ -40,15 +41,12 @@ impl Outbox {
         Ok(())
     }
 
-    /// Send one control line (`line` without `\n`) as soon as no message is being written:
-    /// at once if the socket is free, otherwise right after the current write. Never blocks
-    /// on the writer. Errors are ignored: the child has gone, nobody waits for the answer.
-    pub fn control(&self, line: &[u8]) {
-        {
-            let mut p = take(&self.pending);
-            p.extend_from_slice(line);
-            p.push(b'\n');
-        }
+    /// Send one control message (whole: a line with its `\n`, or a frame) as soon as no
+    /// message is being written: at once if the socket is free, otherwise right after the
+    /// current write. Never blocks on the writer. Errors are ignored: the child has gone,
+    /// nobody waits for the answer.
+    pub fn control(&self, message: &[u8]) {
+        take(&self.pending).extend_from_slice(message);
         self.write_pending();
     }
 
@@ -123,6 +121,18 @@ impl<'a> LineBuf<'a> {
         }
         self.buf.extend_from_slice(msg);
         self.buf.push(b'\n');
+        Ok(())
+    }
+
+    /// Queue one whole, already framed message (`advanced`: length and payload).
+    pub fn send_frame(&mut self, frame: &[u8]) -> io::Result<()> {
+        if self.buf.len() + frame.len() > self.cap {
+            self.flush()?;
+            if frame.len() >= self.cap {
+                return self.outbox.write_lines(frame, b"");
+            }
+        }
+        self.buf.extend_from_slice(frame);
         Ok(())
     }
 

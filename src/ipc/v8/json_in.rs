@@ -37,7 +37,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, what: &str) -> V8Error {
-        V8Error::Json(format!("{what} at byte {}", self.i))
+        V8Error::Json(format!("not valid JSON: {what} at byte {}", self.i))
     }
 
     fn ws(&mut self) {

@@ -68,7 +68,8 @@ pub enum V8Error {
     TooLarge,
     #[error("{0}")]
     Invalid(String),
-    #[error("not valid JSON: {0}")]
+    /// A JSON line that is not JSON, or not a value of the JSON form.
+    #[error("{0}")]
     Json(String),
 }
 
@@ -115,6 +116,56 @@ pub fn parse_json(json: &[u8]) -> Result<Value, V8Error> {
     json_in::parse(json)
 }
 
+/// A value in the JSON form (one line, no newline).
+pub fn to_json(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    json_out::write(v, &mut out);
+    out
+}
+
+/// The property `key` of a plain object.
+pub fn property<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    let Value::Obj(Obj {
+        kind: Kind::Plain(props),
+        ..
+    }) = v
+    else {
+        return None;
+    };
+    let key: Vec<u16> = key.encode_utf16().collect();
+    props
+        .iter()
+        .find(|(k, _)| matches!(k, Value::String(s) if *s == key))
+        .map(|(_, v)| v)
+}
+
+/// A string value as Rust text (lone surrogates replaced).
+pub fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(String::from_utf16_lossy(s)),
+        _ => None,
+    }
+}
+
+/// Node's own traffic: an object whose `cmd` is a string longer than 5 characters starting
+/// with `NODE_` (the same rule as the json channel's). Returns that `cmd`.
+pub fn internal_cmd(v: &Value) -> Option<String> {
+    let cmd = text(property(v, "cmd")?)?;
+    (cmd.len() > 5 && cmd.starts_with("NODE_")).then_some(cmd)
+}
+
+/// A whole frame for `{cmd: CMD}` (Node's ACK/NACK and the like).
+pub fn command_frame(cmd: &str) -> Vec<u8> {
+    let v = Value::Obj(Obj {
+        label: None,
+        kind: Kind::Plain(vec![(
+            Value::String(value::utf16("cmd")),
+            Value::String(value::utf16(cmd)),
+        )]),
+    });
+    value_to_frame(&v).expect("a small frame")
+}
+
 /// Splits a byte stream into frames.
 #[derive(Default)]
 pub struct FrameDecoder {
@@ -128,8 +179,9 @@ impl FrameDecoder {
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
-        if self.start > 0 && self.start == self.buf.len() {
-            self.buf.clear();
+        // Drop what was handed out (only the unfinished frame's bytes move).
+        if self.start > 0 {
+            self.buf.drain(..self.start);
             self.start = 0;
         }
         self.buf.extend_from_slice(bytes);
