@@ -28,6 +28,20 @@ echo "round trips: childproc $rt/s = $(ratio "$rt" "$nrt")x Node (target >= 5000
 echo "burst:       childproc $bu/s = $(ratio "$bu" "$nbu")x Node (target >= 400000/s and >= 3x)"
 
 echo
+echo "== advanced serialization (V8 frames): $TRIPS round trips, a burst of $BURST =="
+arust=$("$(rel examples/ipc_bench)" "$BIN" "$TRIPS" "$BURST" advanced)
+anode=$(node bench/node/ipc-parent.js bench/node/echo.js "$TRIPS" "$BURST" - advanced)
+anodecp=$(node bench/node/ipc-parent.js "$BIN" "$TRIPS" "$BURST" --exec-path advanced)
+printf '%-44s %14s %16s\n' "pair" "round trips/s" "burst msgs/s"
+printf '%-44s %14s %16s\n' "childproc lib <-> childproc echo child" "$(field roundTripsPerSec "$arust")" "$(field burstMsgsPerSec "$arust")"
+printf '%-44s %14s %16s\n' "Node parent <-> Node child" "$(field roundTripsPerSec "$anode")" "$(field burstMsgsPerSec "$anode")"
+printf '%-44s %14s %16s\n' "Node parent <-> childproc echo child" "$(field roundTripsPerSec "$anodecp")" "$(field burstMsgsPerSec "$anodecp")"
+art=$(field roundTripsPerSec "$arust"); anrt=$(field roundTripsPerSec "$anode")
+abu=$(field burstMsgsPerSec "$arust"); anbu=$(field burstMsgsPerSec "$anode")
+echo "round trips: childproc $art/s = $(ratio "$art" "$anrt")x Node advanced (target >= 3x)"
+echo "burst:       childproc $abu/s = $(ratio "$abu" "$anbu")x Node advanced (target >= 3x)"
+
+echo
 echo "== fork CLI: $BURST messages through 'childproc fork -- node echo.js' vs a Node parent forking echo.js =="
 seq 1 "$BURST" | sed 's/.*/{"i":&,"p":"abcdefgh"}/' > "$tmp/in.jsonl"
 t0=$(date +%s%N)

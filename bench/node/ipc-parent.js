@@ -1,10 +1,11 @@
 // Node parent <-> child over Node's IPC channel: sequential round trips, then a pipelined
-// burst. usage: node ipc-parent.js CHILD_SCRIPT_OR_BINARY [TRIPS] [BURST] [--exec-path]
+// burst. usage: node ipc-parent.js CHILD_SCRIPT_OR_BINARY [TRIPS] [BURST] [--exec-path|-] [json|advanced]
 const { fork } = require('child_process');
-const [target, tripsArg, burstArg, mode] = process.argv.slice(2);
+const [target, tripsArg, burstArg, mode, serialization] = process.argv.slice(2);
 const trips = Number(tripsArg || 20000);
 const burst = Number(burstArg || 200000);
 const opts = mode === '--exec-path' ? { execPath: target, execArgv: [] } : {};
+opts.serialization = serialization || 'json';
 const child = fork(mode === '--exec-path' ? 'echo' : target, [], opts);
 const msg = { seq: 12345, payload: 'ping' };
 let n = 0;
