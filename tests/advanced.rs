@@ -255,3 +255,44 @@ os.write(3, struct.pack('>I', 0x80000000) + b'x' * 10)
     assert_eq!(done.code(), Some(0), "{}", done.err());
     assert!(done.err().contains("2 GiB"), "{}", done.err());
 }
+
+#[test]
+fn handles_from_a_node_parent_are_acknowledged_by_the_echo_child_in_both_modes() {
+    // Node holds every later message until the handle is acknowledged: with the ACK, the
+    // handle's message and the three after it all come back.
+    let script = r#"
+const { fork } = require('child_process');
+const net = require('net');
+const mode = process.argv[3];
+const c = fork('echo', [], { execPath: process.argv[2], execArgv: [], serialization: mode });
+setTimeout(() => { console.log(mode, 'stuck'); process.exit(1); }, 20000).unref();
+const server = net.createServer().listen(0, '127.0.0.1', () => {
+  const got = [];
+  c.on('message', (m) => {
+    got.push(m.n);
+    if (got.length === 5) { console.log(mode, got.join(',')); c.disconnect(); server.close(); }
+  });
+  c.send({ n: 0 });
+  c.send({ n: 1 }, server);
+  const sock = net.connect(server.address().port, '127.0.0.1', () => {
+    c.send({ n: 2 }, sock);
+    c.send({ n: 3 });
+    c.send({ n: 4 });
+  });
+});
+"#;
+    for mode in ["json", "advanced"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("handles.js");
+        std::fs::write(&path, script).unwrap();
+        let out = std::process::Command::new("node")
+            .arg(&path)
+            .arg(bin())
+            .arg(mode)
+            .output()
+            .unwrap();
+        let (o, e) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{mode}: {o}{e}");
+        assert_eq!(o.trim(), format!("{mode} 0,1,2,3,4"), "{e}");
+    }
+}

@@ -4,7 +4,10 @@
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 
-use super::{FdQueue, FdReader, Incoming, MessageReader, MessageWriter, SpinReader, classify, v8};
+use super::{
+    FdQueue, FdReader, HANDLE_ACK, HANDLE_NACK, Incoming, MessageReader, MessageWriter, classify,
+    handle_message, is_internal, v8,
+};
 use crate::error_line;
 
 /// Serve `stream` until the parent closes it (or goes away). `handle` gets every user message
@@ -17,26 +20,45 @@ pub fn serve(
     role: &str,
     mut handle: impl FnMut(&[u8]) -> Option<Vec<u8>>,
 ) -> io::Result<()> {
-    let mut r = MessageReader::new(SpinReader(stream));
+    let mut r = MessageReader::new(FdReader::spinning(stream));
     let mut w = MessageWriter::new(stream);
     loop {
         while let Some(line) = r.buffered_line() {
-            let reply = match classify(line) {
-                Incoming::Message(msg) => handle(&msg),
-                Incoming::Blank | Incoming::Internal(_) => None,
+            let envelope = match classify(line) {
+                Incoming::Message(msg) => {
+                    if reply_with(&mut w, role, handle(&msg)).is_err() {
+                        return Ok(()); // the parent went away: nothing left to do
+                    }
+                    continue;
+                }
+                Incoming::Blank => continue,
+                // A handle from a Node parent: its message, owned (handles are rare).
+                Incoming::Internal(msg) => match handle_message(&msg) {
+                    Some(h) => h.msg.map(<[u8]>::to_vec),
+                    None => continue,
+                },
                 Incoming::Malformed(e) => {
                     error_line(&format!("{role}: malformed message skipped: {e}"));
+                    continue;
+                }
+            };
+            // Answered as Node answers; its message handled like any other once its
+            // descriptor came (the descriptor is then closed: handles are not passed on).
+            let reply = match r.get_mut().fds.pop() {
+                Some(fd) => {
+                    drop(fd);
+                    let _ = w.send_raw(HANDLE_ACK);
+                    envelope
+                        .filter(|m| !is_internal(m))
+                        .and_then(|m| handle(&m))
+                }
+                None => {
+                    let _ = w.send_raw(HANDLE_NACK);
                     None
                 }
             };
-            if let Some(reply) = reply {
-                match w.send_raw(&reply) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-                        error_line(&format!("{role}: reply not sent: {e}"));
-                    }
-                    Err(_) => return Ok(()), // the parent went away: nothing left to do
-                }
+            if reply_with(&mut w, role, reply).is_err() {
+                return Ok(());
             }
         }
         if w.flush().is_err() {
@@ -45,6 +67,23 @@ pub fn serve(
         if r.fill()? == 0 {
             return Ok(());
         }
+    }
+}
+
+/// Send a handler's reply, if any. `Err` ends the loop quietly: the parent went away.
+fn reply_with(
+    w: &mut MessageWriter<&UnixStream>,
+    role: &str,
+    reply: Option<Vec<u8>>,
+) -> io::Result<()> {
+    let Some(reply) = reply else { return Ok(()) };
+    match w.send_raw(&reply) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+            error_line(&format!("{role}: reply not sent: {e}"));
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 
