@@ -4,10 +4,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Task {
+/// A built-in task; on the wire (the task request) by its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Task {
     /// Naive recursive Fibonacci of N (N <= 93, the largest that fits in 64 bits)
     Fib,
     /// Sum of 0..=N computed in a loop
@@ -19,7 +21,7 @@ pub enum Task {
 }
 
 impl Task {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Task::Fib => "fib",
             Task::Sum => "sum",
@@ -28,12 +30,8 @@ impl Task {
         }
     }
 
-    pub fn from_name(s: &str) -> Option<Task> {
-        Task::from_str(s, false).ok()
-    }
-
     /// Run the task on one input; an invalid input fails this job only.
-    pub fn run(self, input: &str) -> Result<u64, String> {
+    pub(crate) fn run(self, input: &str) -> Result<u64, String> {
         let t = input.trim();
         let n: u64 = t.parse().map_err(|_| {
             if t.starts_with('-') && t[1..].parse::<u64>().is_ok() {
