@@ -331,6 +331,8 @@ pub struct ClusterArgs {
 
     /// Run slots on these machines over ssh: [N/][user@]host[:port],... (N slots, default 1
     /// or --workers; ':' is this machine)
+    // The brackets are the --help syntax, not rustdoc links.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long, value_name = "LIST", value_parser = values::parse_hosts, help_heading = "Many machines")]
     pub hosts: Option<values::HostList>,
 

@@ -1,139 +1,18 @@
-//! `--exec`: one process per job — its argv built from the template, run here by the engine
-//! or through the exec server of the slot's host, retried as `--retries` says.
+//! `--exec`: one process per job — its argv built from the [`Template`], run here by the
+//! engine or through the exec server of the slot's host, retried as `--retries` says.
 
 use std::ffi::OsString;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use super::attempt::Attempt;
 use super::job::{Job, JobOutcome, JobReport, Stop};
 use super::launch::Role;
 use super::protocol::{JobReply, JobRequest};
-use super::quote;
 use super::slot::Slot;
+use super::template::Template;
 use super::worker::{Lost, Reply, Worker};
-use crate::output::Capture;
-use crate::process::{self, Input, Limits, Output, Spec, Status, supervise};
-use crate::usage::UsageError;
-
-/// The `--exec` template, split into words (with `--shell`: one word, the line as written).
-#[derive(Debug)]
-pub(crate) struct Template {
-    words: Vec<String>,
-    shell: bool,
-}
-
-impl Template {
-    pub(crate) fn parse(t: &str, shell: bool) -> Result<Template, UsageError> {
-        let mut words =
-            shell_words::split(t).map_err(|e| UsageError(format!("--exec '{t}': {e}")))?;
-        if shell && !words.is_empty() {
-            // The shell gets the template as written: splitting and re-joining would lose its
-            // quoting (`printf '%s\n' {}`).
-            words = vec![t.to_string()];
-        }
-        if words.is_empty() {
-            return Err(UsageError("--exec needs a command template".into()));
-        }
-        Ok(Template { words, shell })
-    }
-
-    /// The argv of a job: `{}` replaced by the input as one literal argument (appended when
-    /// absent); with `--shell`, the input is shell-quoted into `sh -c`, byte for byte.
-    fn argv(&self, input: &[u8]) -> Vec<OsString> {
-        if self.shell {
-            let line = substitute(&self.words.join(" "), &quote::quote(input), true);
-            return vec!["/bin/sh".into(), "-c".into(), OsString::from_vec(line)];
-        }
-        let mut out = Vec::with_capacity(self.words.len() + 1);
-        let mut substituted = false;
-        for part in &self.words {
-            if part.contains("{}") {
-                substituted = true;
-                out.push(OsString::from_vec(substitute(part, input, false)));
-            } else {
-                out.push(OsString::from(part));
-            }
-        }
-        if !substituted {
-            out.push(OsString::from_vec(input.to_vec()));
-        }
-        out
-    }
-
-    /// The joblog's `Command`: what a shell would read to run the same job — the argv quoted,
-    /// or with `--shell` the line handed to the shell (no `/bin/sh -c` in front).
-    fn command_line(&self, argv: &[OsString]) -> Vec<u8> {
-        match argv {
-            [_, _, line] if self.shell => line.as_bytes().to_vec(),
-            _ => quote::join(argv.iter().map(|a| a.as_bytes())),
-        }
-    }
-}
-
-/// `text` with every `{}` replaced by `with`; when there is none and `append`, `with` is
-/// added after a space.
-fn substitute(text: &str, with: &[u8], append: bool) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(text.len() + with.len() + 1);
-    let mut rest = text;
-    let mut found = false;
-    while let Some(i) = rest.find("{}") {
-        found = true;
-        bytes.extend_from_slice(&rest.as_bytes()[..i]);
-        bytes.extend_from_slice(with);
-        rest = &rest[i + 2..];
-    }
-    bytes.extend_from_slice(rest.as_bytes());
-    if !found && append {
-        bytes.push(b' ');
-        bytes.extend_from_slice(with);
-    }
-    bytes
-}
-
-/// One try of an `--exec` job, wherever it ran.
-#[derive(Debug)]
-pub(crate) struct Attempt {
-    pub pid: i32,
-    pub status: Status,
-    pub timed_out: bool,
-    /// Killed because the run is being stopped (`--halt now`, a signal).
-    pub cancelled: bool,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-}
-
-/// Run one try on this machine: one supervised process, both streams captured.
-pub(crate) fn attempt_here(
-    argv: &[OsString],
-    limits: &Limits,
-) -> Result<Attempt, process::SpawnError> {
-    Ok(finish_here(start_here(argv)?, limits))
-}
-
-/// The first half of [`attempt_here`]: the job's process, started.
-pub(crate) fn start_here(argv: &[OsString]) -> Result<process::Running, process::SpawnError> {
-    let mut spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
-    spec.stdin = Input::Null;
-    spec.stdout = Output::Pipe;
-    spec.stderr = Output::Pipe;
-    process::spawn(spec)
-}
-
-/// The second half of [`attempt_here`]: supervise the job to its end.
-pub(crate) fn finish_here(child: process::Running, limits: &Limits) -> Attempt {
-    let mut cap = Capture::new(u64::MAX);
-    let out = supervise(child, limits, &mut cap);
-    let [stdout, stderr] = cap.bufs;
-    Attempt {
-        pid: out.pid,
-        status: out.status,
-        timed_out: out.timed_out,
-        cancelled: out.cancelled || out.interrupted.is_some(),
-        stdout,
-        stderr,
-    }
-}
+use crate::process::Status;
 
 /// How one try ended, in the terms of its report.
 struct Tried {
@@ -356,37 +235,5 @@ impl<'a> ExecSlot<'a> {
                 Err(RemoteEnd::Lost(Lost::retry("the remote side ended")))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn template(t: &str, shell: bool) -> Template {
-        Template::parse(t, shell).unwrap()
-    }
-
-    #[test]
-    fn exec_template_substitution_is_literal() {
-        assert_eq!(
-            template("echo x{}y", false).argv(b"$(touch pwned)"),
-            vec![OsString::from("echo"), OsString::from("x$(touch pwned)y")]
-        );
-        assert_eq!(
-            template("echo", false).argv(b"a b"),
-            vec![OsString::from("echo"), OsString::from("a b")]
-        );
-        let sh = template("echo", true).argv(b"$(x)");
-        assert_eq!(sh[2], OsString::from("echo '$(x)'"));
-    }
-
-    #[test]
-    fn the_joblog_command_is_what_a_shell_would_read() {
-        let t = template("printf '%s\\n' {}", true);
-        let argv = t.argv(b"a b");
-        assert_eq!(t.command_line(&argv), b"printf '%s\\n' 'a b'");
-        let t = template("echo {}", false);
-        assert_eq!(t.command_line(&t.argv(b"a b")), b"echo 'a b'");
     }
 }

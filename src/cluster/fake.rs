@@ -7,14 +7,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::attempt::Attempt;
 use super::dispatch::{Delivered, Dispatcher, Sink, Summary};
-use super::exec::{Attempt, Template};
 use super::job::{JobOutcome, JobReport};
 use super::launch::{HostState, Launcher, Role};
 use super::plan::{Mode, Settings};
 use super::queue::Inputs;
 use super::slot::Slot;
 use super::tasks::Task;
+use super::template::Template;
 use super::worker::{Lost, Reply, Worker};
 use crate::cli::Halt;
 use crate::process::{Limits, SpawnError, Status};
@@ -213,7 +214,7 @@ fn run_slots(s: &Settings, n: u64, launchers: &[&dyn Launcher]) -> (Vec<JobRepor
                 jobs: &jobs,
                 launcher: *l,
             };
-            scope.spawn(move || slot.run());
+            scope.spawn(move || super::run_slot(slot));
         }
     });
     let mut reports = std::mem::take(&mut *rec.0.lock().unwrap());

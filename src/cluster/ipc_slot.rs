@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::job::{Job, JobOutcome, JobReport, Stop};
 use super::launch::Role;
-use super::plan::Mode;
 use super::protocol::{TaskReply, TaskRequest};
 use super::quote;
 use super::slot::Slot;
+use super::tasks::Task;
 use super::worker::{Lost, Reply, Worker};
 use crate::error_line;
 use crate::process::Status;
@@ -87,6 +87,8 @@ impl Seen {
 pub(crate) struct IpcSlot<'a> {
     slot: Slot<'a>,
     role: Role<'a>,
+    /// The built-in task (`--task`); `None` for the user's worker.
+    task: Option<Task>,
     /// The joblog's Command of every job.
     command: Vec<u8>,
     max_depth: usize,
@@ -109,26 +111,32 @@ pub(crate) struct IpcSlot<'a> {
 }
 
 impl<'a> IpcSlot<'a> {
-    pub(crate) fn new(slot: Slot<'a>) -> IpcSlot<'a> {
-        let stop = &slot.settings.stop_args;
-        let (role, command, max_depth) = match &slot.settings.mode {
-            Mode::Task(t) => (
-                Role::Task(*t, stop),
-                format!("task {}", t.name()).into_bytes(),
-                TASK_PIPELINE,
-            ),
-            Mode::Worker { argv, line } => (
-                Role::Worker(argv, line, stop),
-                quote::join(argv.iter().map(String::as_bytes)),
-                1,
-            ),
-            // Not a persistent-worker mode: this role is never started.
-            Mode::Exec(_) => (Role::Exec(stop), Vec::new(), 1),
-        };
+    /// A slot of built-in `task` workers.
+    pub(crate) fn task(slot: Slot<'a>, task: Task) -> IpcSlot<'a> {
+        let role = Role::Task(task, &slot.settings.stop_args);
+        let command = format!("task {}", task.name()).into_bytes();
+        IpcSlot::new(slot, role, Some(task), command, TASK_PIPELINE)
+    }
+
+    /// A slot of the user's IPC worker `argv` (`line` as the user wrote it).
+    pub(crate) fn worker(slot: Slot<'a>, argv: &'a [String], line: &'a str) -> IpcSlot<'a> {
+        let role = Role::Worker(argv, line, &slot.settings.stop_args);
+        let command = quote::join(argv.iter().map(String::as_bytes));
+        IpcSlot::new(slot, role, None, command, 1)
+    }
+
+    fn new(
+        slot: Slot<'a>,
+        role: Role<'a>,
+        task: Option<Task>,
+        command: Vec<u8>,
+        max_depth: usize,
+    ) -> IpcSlot<'a> {
         IpcSlot {
             host: Arc::clone(&slot.launcher.state().label),
             slot,
             role,
+            task,
             command,
             max_depth,
             worker: None,
@@ -197,7 +205,7 @@ impl<'a> IpcSlot<'a> {
 
     fn entry(&self, job: Job) -> InFlight {
         InFlight {
-            msg: job_message(&self.slot.settings.mode, &job.input),
+            msg: job_message(self.task, &job.input),
             job,
             attempts: 0,
             began: Instant::now(),
@@ -268,8 +276,8 @@ impl<'a> IpcSlot<'a> {
             return;
         };
         e.attempts += 1;
-        let (outcome, output) = match &self.slot.settings.mode {
-            Mode::Task(_) => match TaskReply::parse(&m) {
+        let (outcome, output) = match self.task {
+            Some(_) => match TaskReply::parse(&m) {
                 Ok(output) => (JobOutcome::Answered, output),
                 Err(why) if self.slot.retry(e.job.seq, e.attempts, &why) => {
                     self.ready.push_back(e);
@@ -277,7 +285,7 @@ impl<'a> IpcSlot<'a> {
                 }
                 Err(why) => (JobOutcome::TaskFailed(why), Vec::new()),
             },
-            _ => (JobOutcome::Answered, m),
+            None => (JobOutcome::Answered, m),
         };
         self.report(e, outcome, output, seen.known_pid());
     }
@@ -444,15 +452,11 @@ impl<'a> IpcSlot<'a> {
 }
 
 /// The message that carries one job to a persistent worker.
-fn job_message(mode: &Mode, input: &[u8]) -> Vec<u8> {
+fn job_message(task: Option<Task>, input: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(input);
-    match mode {
-        Mode::Task(t) => serde_json::to_vec(&TaskRequest {
-            task: *t,
-            input: text,
-        })
-        .unwrap_or_default(),
-        _ => match crate::ipc::compact(input) {
+    match task {
+        Some(task) => serde_json::to_vec(&TaskRequest { task, input: text }).unwrap_or_default(),
+        None => match crate::ipc::compact(input) {
             Ok(c) => c.into_owned(),
             Err(_) => serde_json::to_vec(&text).unwrap_or_default(),
         },

@@ -200,7 +200,6 @@ mod tests {
 
     #[test]
     fn outcomes_derive_exitval_signal_and_error() {
-        let t = Duration::from_secs(1);
         let cases: Vec<(JobOutcome, bool, Ended, Option<&str>)> = vec![
             (JobOutcome::Answered, true, Ended::OK, None),
             (
@@ -227,6 +226,14 @@ mod tests {
                 Ended { exit: 0, signal: 9 },
                 Some("worker 4 was killed by SIGKILL while running the job"),
             ),
+        ];
+        check(cases);
+    }
+
+    #[test]
+    fn outcomes_of_stopped_and_unstarted_jobs() {
+        let t = Duration::from_secs(1);
+        let cases: Vec<(JobOutcome, bool, Ended, Option<&str>)> = vec![
             (
                 JobOutcome::WorkerStopped {
                     stop: Stop::TimedOut(t),
@@ -273,6 +280,10 @@ mod tests {
                 Some("not run"),
             ),
         ];
+        check(cases);
+    }
+
+    fn check(cases: Vec<(JobOutcome, bool, Ended, Option<&str>)>) {
         for (o, ok, ended, error) in cases {
             assert_eq!(o.ok(), ok, "{o:?}");
             assert_eq!(o.ended(), ended, "{o:?}");

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::exec::{Attempt, attempt_here};
+use super::attempt::{Attempt, attempt_here};
 use super::tasks::Task;
 use super::worker::{IpcWorker, Worker};
 use crate::error_line;

@@ -16,6 +16,7 @@
 //! `worker` speaks to it (or to a local worker) over the Node channel; the messages of both
 //! ends are the types of `protocol`.
 
+mod attempt;
 mod dispatch;
 mod exec;
 #[cfg(test)]
@@ -33,6 +34,7 @@ mod report;
 pub(crate) mod role;
 mod slot;
 mod tasks;
+mod template;
 mod worker;
 
 use std::sync::Arc;
@@ -44,7 +46,9 @@ use crate::error_line;
 use crate::exit::Exit;
 use crate::process::signals;
 use dispatch::{Delivered, Dispatcher, Summary, Undelivered};
-use plan::{Plan, Settings};
+use exec::ExecSlot;
+use ipc_slot::IpcSlot;
+use plan::{Mode, Plan, Settings};
 use pool::Pool;
 use queue::Inputs;
 use report::Reporter;
@@ -91,11 +95,24 @@ fn start_slots(run: &Arc<Run>, pool: &Pool) -> anyhow::Result<Receiver<()>> {
                     jobs: &run.jobs,
                     launcher: &*launcher,
                 };
-                slot.run();
+                run_slot(slot);
                 let _ = done.send(());
             })?;
     }
     Ok(done_rx)
+}
+
+/// Run a slot's jobs until there are none left (or the run stops), in the run's mode. The
+/// thread lives until the end of the run: `PR_SET_PDEATHSIG` is tied to the thread that
+/// spawned a child.
+fn run_slot(slot: Slot) {
+    // Register this thread's signal waker before any child exists.
+    let _ = signals::Waker::for_thread();
+    match &slot.settings.mode {
+        Mode::Exec(template) => ExecSlot::new(slot, template).run(),
+        Mode::Task(task) => IpcSlot::task(slot, *task).run(),
+        Mode::Worker { argv, line } => IpcSlot::worker(slot, argv, line).run(),
+    }
 }
 
 /// Wait for the slots, keeping output flowing; on a signal, stop the run and wait at most

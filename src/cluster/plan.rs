@@ -6,8 +6,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::exec::Template;
 use super::tasks::Task;
+use super::template::Template;
 use crate::cli::{ClusterArgs, Halt, TaskName};
 use crate::process::Limits;
 use crate::usage::UsageError;

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 
-use super::exec::Attempt;
+use super::attempt::Attempt;
 use super::tasks::Task;
 use crate::exit::Exit;
 use crate::process::Status;

@@ -20,7 +20,7 @@ use std::sync::mpsc;
 
 use serde::Serialize;
 
-use super::exec::{finish_here, start_here};
+use super::attempt::{finish_here, start_here};
 use super::protocol::{JobReply, JobRequest, Note};
 use super::worker::{IpcWorker, Reply};
 use crate::cli::RemoteArgs;

@@ -43,23 +43,7 @@ pub(crate) struct Reporter {
 
 impl Reporter {
     pub(crate) fn new(a: &ReportPlan) -> anyhow::Result<Reporter> {
-        let joblog = match &a.joblog {
-            Some(p) => {
-                let f = std::fs::File::create(p)
-                    .with_context(|| format!("--joblog {}", p.display()))?;
-                let mut w = BufWriter::new(f);
-                // Written through at once: a joblog that cannot be written fails the run
-                // before any job starts (a full disk, /dev/full).
-                writeln!(
-                    w,
-                    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand"
-                )
-                .and_then(|()| w.flush())
-                .with_context(|| format!("--joblog {}", p.display()))?;
-                Some(w)
-            }
-            None => None,
-        };
+        let joblog = a.joblog.as_deref().map(open_joblog).transpose()?;
         let tty = std::io::stderr().is_terminal();
         let show = match a.progress {
             Progress::Auto => tty,
@@ -387,6 +371,20 @@ impl<'a> Record<'a> {
             host: remote.then(|| r.host_name()),
         }
     }
+}
+
+/// Create the joblog with its header. Written through at once: a joblog that cannot be
+/// written fails the run before any job starts (a full disk, /dev/full).
+fn open_joblog(p: &std::path::Path) -> anyhow::Result<BufWriter<std::fs::File>> {
+    let f = std::fs::File::create(p).with_context(|| format!("--joblog {}", p.display()))?;
+    let mut w = BufWriter::new(f);
+    writeln!(
+        w,
+        "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand"
+    )
+    .and_then(|()| w.flush())
+    .with_context(|| format!("--joblog {}", p.display()))?;
+    Ok(w)
 }
 
 /// One joblog row: GNU parallel's columns and formats. Send is 0 (jobs get no stdin); Receive

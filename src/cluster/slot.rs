@@ -1,16 +1,13 @@
 //! One slot: a thread that takes jobs from the dispatcher and runs them on its host, in the
-//! run's job mode ([`super::exec::ExecSlot`], [`super::ipc_slot::IpcSlot`]). What both modes
-//! share lives here: retries, host failures, and the way a slot's last jobs are given up.
+//! run's job mode (`ExecSlot`, `IpcSlot`). What both modes share lives here: retries, host
+//! failures, and the way a host's last jobs are given up.
 
 use super::dispatch::Dispatcher;
-use super::exec::ExecSlot;
-use super::ipc_slot::IpcSlot;
 use super::job::{Job, JobReport};
 use super::launch::Launcher;
-use super::plan::{Mode, Settings};
+use super::plan::Settings;
 use super::worker::Lost;
 use crate::error_line;
-use crate::process::signals;
 
 /// Connection failures in a row after which a slot's host is marked down.
 const MAX_CONNECT_TRIES: u32 = 3;
@@ -26,17 +23,6 @@ pub(crate) struct Slot<'a> {
 }
 
 impl Slot<'_> {
-    /// Run jobs until there are none left (or the run stops). The thread lives until the end
-    /// of the run: `PR_SET_PDEATHSIG` is tied to the thread that spawned a child.
-    pub(crate) fn run(self) {
-        // Register this thread's signal waker before any child exists.
-        let _ = signals::Waker::for_thread();
-        match &self.settings.mode {
-            Mode::Exec(template) => ExecSlot::new(self, template).run(),
-            Mode::Task(_) | Mode::Worker { .. } => IpcSlot::new(self).run(),
-        }
-    }
-
     /// Whether a job that failed after `attempts` tries gets another (`--retries`; none once
     /// the run is stopping), saying so on stderr.
     pub(crate) fn retry(&self, seq: u64, attempts: u32, why: &str) -> bool {

@@ -45,26 +45,8 @@ impl Task {
             }
         })?;
         match self {
-            Task::Fib => {
-                if n > 93 {
-                    return Err(format!(
-                        "fib {n} does not fit in 64 bits (largest is fib 93)"
-                    ));
-                }
-                Ok(fib(black_box(n)))
-            }
-            Task::Sum => {
-                // The result must fit: n(n+1)/2 <= u64::MAX.
-                let fits = (n as u128) * (n as u128 + 1) / 2 <= u64::MAX as u128;
-                if !fits {
-                    return Err(format!("sum {n} does not fit in 64 bits"));
-                }
-                let mut acc: u64 = 0;
-                for i in 0..=n {
-                    acc = black_box(acc + i);
-                }
-                Ok(acc)
-            }
+            Task::Fib => fib_checked(n),
+            Task::Sum => sum(n),
             Task::Primes => {
                 // The sieve takes N/16 bytes: keep one job's memory within 125 MB.
                 if n > 2_000_000_000 {
@@ -72,21 +54,46 @@ impl Task {
                 }
                 Ok(count_primes_below(n))
             }
-            Task::Spin => {
-                if n > 86_400_000 {
-                    return Err(format!("spin {n} is too long (at most 86400000 ms, a day)"));
-                }
-                let until = Instant::now() + Duration::from_millis(n);
-                let mut spins: u64 = 0;
-                while Instant::now() < until {
-                    for _ in 0..1000 {
-                        spins = black_box(spins.wrapping_add(1));
-                    }
-                }
-                Ok(n)
-            }
+            Task::Spin => spin(n),
         }
     }
+}
+
+fn fib_checked(n: u64) -> Result<u64, String> {
+    if n > 93 {
+        return Err(format!(
+            "fib {n} does not fit in 64 bits (largest is fib 93)"
+        ));
+    }
+    Ok(fib(black_box(n)))
+}
+
+fn sum(n: u64) -> Result<u64, String> {
+    // The result must fit: n(n+1)/2 <= u64::MAX.
+    let fits = (n as u128) * (n as u128 + 1) / 2 <= u64::MAX as u128;
+    if !fits {
+        return Err(format!("sum {n} does not fit in 64 bits"));
+    }
+    let mut acc: u64 = 0;
+    for i in 0..=n {
+        acc = black_box(acc + i);
+    }
+    Ok(acc)
+}
+
+/// Keep a core busy for `n` milliseconds.
+fn spin(n: u64) -> Result<u64, String> {
+    if n > 86_400_000 {
+        return Err(format!("spin {n} is too long (at most 86400000 ms, a day)"));
+    }
+    let until = Instant::now() + Duration::from_millis(n);
+    let mut spins: u64 = 0;
+    while Instant::now() < until {
+        for _ in 0..1000 {
+            spins = black_box(spins.wrapping_add(1));
+        }
+    }
+    Ok(n)
 }
 
 fn fib(n: u64) -> u64 {
