@@ -405,9 +405,10 @@ impl RemoteState {
         let l = self.launcher;
         let code = |c: u8| Some(Status::Exited(i32::from(c)));
         match status {
-            st if st == code(Exit::SSH_FAILED) && l == "ssh" => {
-                Lost::retry("ssh could not connect, or the connection was lost (exit 255)")
-            }
+            st if st == code(Exit::SSH_FAILED) && l == "ssh" => Lost::retry(format!(
+                "ssh could not connect, or the connection was lost (exit {})",
+                Exit::SSH_FAILED
+            )),
             st if st == code(Exit::NOT_FOUND) && !self.hello => {
                 Lost::hopeless("the remote childproc was not found (see --remote-childproc)")
             }
@@ -472,5 +473,63 @@ impl Worker for IpcWorker {
 impl Drop for IpcWorker {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(launcher: &'static str, hello: bool) -> RemoteState {
+        RemoteState {
+            launcher,
+            hello,
+            ..RemoteState::default()
+        }
+    }
+
+    #[test]
+    fn why_a_connection_ended() {
+        let exited = |c| Some(Status::Exited(c));
+        let lost = remote("ssh", false).lost(exited(255));
+        assert!(!lost.hopeless && lost.why.contains("exit 255"), "{lost:?}");
+        let lost = remote("ssh", false).lost(exited(125));
+        assert!(
+            lost.hopeless && lost.why.contains("another version"),
+            "{lost:?}"
+        );
+        // srun's own 125 is not a refused role; after a hello, 127 is no missing binary.
+        let lost = remote("srun", false).lost(exited(125));
+        assert!(
+            !lost.hopeless && lost.why == "srun exited with code 125",
+            "{lost:?}"
+        );
+        let lost = remote("ssh", true).lost(exited(127));
+        assert!(!lost.hopeless, "{lost:?}");
+        assert!(remote("srun", false).lost(exited(127)).hopeless);
+        assert!(remote("srun", false).lost(exited(126)).hopeless);
+        let lost = remote("ssh", true).lost(None);
+        assert_eq!(lost.why, "ssh closed the connection");
+    }
+
+    #[test]
+    fn the_remote_sides_notes_are_taken_in() {
+        let mut r = remote("ssh", false);
+        let mut pid = 0;
+        r.note(
+            br#"{"cmd":"NODE_CHILDPROC_HELLO","host":"n1","pid":42}"#,
+            &mut pid,
+        );
+        assert!(r.hello && pid == 42 && r.host.as_deref() == Some("n1"));
+        r.note(br#"{"cmd":"NODE_CHILDPROC_STARTED","pid":7}"#, &mut pid);
+        assert_eq!(r.job_pid, Some(7));
+        r.note(
+            br#"{"cmd":"NODE_CHILDPROC_EXIT","code":null,"signal":9,"cpuUs":5}"#,
+            &mut pid,
+        );
+        assert_eq!(r.exit, Some(Status::Signaled(9)));
+        assert_eq!(r.cpu, Duration::from_micros(5));
+        r.note(br#"{"cmd":"NODE_SOMETHING_ELSE"}"#, &mut pid);
+        assert_eq!(pid, 42);
     }
 }
