@@ -22,11 +22,11 @@ use serde::Serialize;
 
 use super::attempt::{finish_here, start_here};
 use super::protocol::{JobReply, JobRequest, Note};
-use super::worker::{IpcWorker, Reply};
+use super::worker::{IpcWorker, Reply, Worker};
 use crate::cli::RemoteArgs;
 use crate::exit::Exit;
 use crate::ipc;
-use crate::process::{self, Spec, children_cpu, signals};
+use crate::process::{self, Spec, Status, children_cpu, signals};
 use crate::usage::UsageError;
 
 pub(crate) fn run(a: RemoteArgs) -> anyhow::Result<Exit> {
@@ -96,7 +96,7 @@ fn watch_stdin(mut each: impl FnMut(&[u8]) -> bool + Send + 'static) {
 
 fn relay(spec: Spec, stop: &process::Limits) -> anyhow::Result<Exit> {
     let mut w = IpcWorker::start(spec)?;
-    super::worker::Worker::set_stop(&mut w, stop);
+    w.set_stop(stop);
     let mut to_worker = w.writer()?;
     let mut out = std::io::stdout().lock();
     let hello = Note::Hello {
@@ -109,26 +109,25 @@ fn relay(spec: Spec, stop: &process::Limits) -> anyhow::Result<Exit> {
     // Raw bytes from the primary to the worker: both sides frame lines the same way.
     watch_stdin(move |chunk| to_worker.write_all(chunk).is_ok());
     let cpu_before = children_cpu();
-    loop {
-        let status = match w.wait(None) {
+    let status = loop {
+        match w.wait(None) {
             Reply::Message(m) => {
                 if forward(&mut out, &mut w, m).is_err() {
                     drop(w);
                     return Ok(Exit::Child(0));
                 }
-                continue;
             }
-            Reply::Died(status) => status,
+            Reply::Died(status) => break status,
             // stdin ended or a signal came: the worker's group is already killed. Say so
             // (with the CPU time, now that it is reaped) in case the primary still listens.
-            Reply::Interrupted | Reply::TimedOut | Reply::Lost(_) => w
-                .stopped()
-                .or(Some(process::Status::Signaled(libc::SIGKILL))),
-        };
-        let cpu = children_cpu().saturating_sub(cpu_before);
-        let _ = say(&mut out, &Note::exit(status, cpu));
-        return Ok(Exit::Child(0));
-    }
+            Reply::Interrupted | Reply::TimedOut | Reply::Lost(_) => {
+                break w.stopped().or(Some(Status::Signaled(libc::SIGKILL)));
+            }
+        }
+    };
+    let cpu = children_cpu().saturating_sub(cpu_before);
+    let _ = say(&mut out, &Note::exit(status, cpu));
+    Ok(Exit::Child(0))
 }
 
 /// Pass the worker's message `m` on, with everything else already decoded, in one write.

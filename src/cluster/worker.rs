@@ -198,6 +198,10 @@ impl IpcWorker {
 
     /// Write one message (compact JSON, no newline); false when the channel is gone.
     pub(crate) fn send(&mut self, msg: &[u8]) -> bool {
+        // A new `--exec` job: the pid of the last one no longer names the running job.
+        if let Some(r) = &mut self.remote {
+            r.job_pid = None;
+        }
         let mut line = Vec::with_capacity(msg.len() + 1);
         line.extend_from_slice(msg);
         line.push(b'\n');
@@ -245,8 +249,7 @@ impl IpcWorker {
                 w.drain();
             }
             if signals::cancelled() || signals::Seen::now().first().is_some() {
-                self.kill();
-                return Some(Reply::Interrupted);
+                return Some(self.interrupted());
             }
         }
         if readable {
@@ -267,6 +270,32 @@ impl IpcWorker {
     /// (a straggler of its group may hold the socket open, so do not wait for end of file),
     /// and look once more for the answer.
     fn after_exit(&mut self) -> Reply {
+        self.read_arrived();
+        if let Some(m) = self.next_message() {
+            return Reply::Message(m);
+        }
+        let status = self.exit_status(Duration::ZERO);
+        self.ended(status)
+    }
+
+    /// The run is being stopped: stop the worker. A remote side's notes that have already
+    /// arrived (before or while its launcher stops) are taken in first, so an `--exec` job
+    /// killed right after it started is still reported with its pid. A user message among
+    /// them can no longer answer anything.
+    fn interrupted(&mut self) -> Reply {
+        if self.remote.is_some() {
+            self.read_arrived();
+        }
+        self.kill();
+        if self.remote.is_some() {
+            self.read_arrived();
+            while self.next_message().is_some() {}
+        }
+        Reply::Interrupted
+    }
+
+    /// Take in what the socket holds now, without waiting.
+    fn read_arrived(&mut self) {
         let _ = self.stream.set_nonblocking(true);
         while let Ok(k) = self.stream.read(&mut self.buf) {
             if k == 0 {
@@ -275,11 +304,6 @@ impl IpcWorker {
             self.dec.push(&self.buf[..k]);
         }
         let _ = self.stream.set_nonblocking(false);
-        if let Some(m) = self.next_message() {
-            return Reply::Message(m);
-        }
-        let status = self.exit_status(Duration::ZERO);
-        self.ended(status)
     }
 
     /// The channel ended and the process we started exited with `status`: a local worker
