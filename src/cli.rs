@@ -266,6 +266,19 @@ pub struct ForkArgs {
     pub command: Vec<OsString>,
 }
 
+/// A built-in CPU task of `cluster --task` (the tasks themselves live in `cluster::tasks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TaskName {
+    /// Naive recursive Fibonacci of N (N <= 93, the largest that fits in 64 bits)
+    Fib,
+    /// Sum of 0..=N computed in a loop
+    Sum,
+    /// Count the primes below N (N <= 2*10^9)
+    Primes,
+    /// Busy-loop for N milliseconds (at most a day)
+    Spin,
+}
+
 /// What `cluster` does when a job fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Halt {
@@ -287,7 +300,7 @@ pub struct ClusterArgs {
 
     /// Built-in CPU task run by pooled childproc workers; each input is N
     #[arg(long, value_enum, value_name = "NAME")]
-    pub task: Option<crate::cluster::tasks::Task>,
+    pub task: Option<TaskName>,
 
     /// Persistent worker command speaking the Node IPC protocol (e.g. 'node worker.js')
     #[arg(long, value_name = "CMD")]
@@ -335,6 +348,8 @@ pub struct ClusterArgs {
 
     /// Run slots on these machines over ssh: [N/][user@]host[:port],... (N slots, default 1
     /// or --workers; ':' is this machine)
+    // The brackets are the --help syntax, not rustdoc links.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long, value_name = "LIST", value_parser = values::parse_hosts, help_heading = "Many machines")]
     pub hosts: Option<values::HostList>,
 
@@ -391,7 +406,7 @@ pub struct GenerateArgs {
 pub struct RemoteArgs {
     /// Relay for a pooled built-in task worker
     #[arg(long, value_enum, value_name = "NAME")]
-    pub task: Option<crate::cluster::tasks::Task>,
+    pub task: Option<TaskName>,
 
     /// Relay for this IPC worker command (shell-words)
     #[arg(long, value_name = "CMD")]

@@ -31,6 +31,17 @@ impl Exit {
     pub const NOT_EXECUTABLE: u8 = 126;
     pub const NOT_FOUND: u8 = 127;
     pub const SIGNAL_BASE: u8 = 128;
+    /// `cluster`: the most failed jobs an exit code counts (GNU parallel's rule: 101 or more
+    /// failures all exit 101).
+    pub const FAILED_JOBS_MAX: u8 = 101;
+    /// What an `ssh` client exits with when it could not connect or lost the connection
+    /// (ssh(1)); `cluster` tells that apart from a remote side that failed.
+    pub const SSH_FAILED: u8 = 255;
+
+    /// `cluster`'s exit for `failed` failed jobs: the count, at most [`Exit::FAILED_JOBS_MAX`].
+    pub fn failed_jobs(failed: u64) -> Exit {
+        Exit::Child(failed.min(u64::from(Self::FAILED_JOBS_MAX)) as u8)
+    }
 
     pub fn code(self) -> u8 {
         match self {
@@ -66,5 +77,9 @@ mod tests {
         assert_eq!(Exit::NotFound.code(), 127);
         assert_eq!(Exit::Signal(9).code(), 137);
         assert_eq!(Exit::Signal(15).code(), 143);
+        assert_eq!(Exit::failed_jobs(0).code(), 0);
+        assert_eq!(Exit::failed_jobs(7).code(), 7);
+        assert_eq!(Exit::failed_jobs(101).code(), 101);
+        assert_eq!(Exit::failed_jobs(5000).code(), 101);
     }
 }

@@ -9,17 +9,18 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::attempt::{Attempt, attempt_here};
 use super::tasks::Task;
-use super::worker::IpcWorker;
+use super::worker::{IpcWorker, Worker};
 use crate::error_line;
-use crate::process::{Input, Output, SpawnError, Spec};
+use crate::process::{Input, Limits, Output, SpawnError, Spec};
 use crate::values::HostSpec;
 
 /// What a persistent worker is for.
-pub enum Role<'a> {
+pub(crate) enum Role<'a> {
     /// A built-in task worker, with the `cluster-remote` options of its stop policy.
     Task(Task, &'a [String]),
     /// The user's IPC worker: its argv, the command line as given, and the `cluster-remote`
@@ -31,18 +32,14 @@ pub enum Role<'a> {
 
 /// Per-host bookkeeping shared by the host's slots.
 #[derive(Debug, Default)]
-pub struct HostState {
+pub(crate) struct HostState {
     /// The name in the joblog's Host column and the summary.
     pub label: Arc<str>,
-    /// Connection failures in a row (reset by a successful hello).
-    pub failures: AtomicU32,
-    pub down: AtomicBool,
-    pub jobs: AtomicU64,
-    pub failed: AtomicU64,
+    down: AtomicBool,
 }
 
 impl HostState {
-    pub fn new(label: &str) -> HostState {
+    pub(crate) fn new(label: &str) -> HostState {
         HostState {
             label: label.into(),
             ..HostState::default()
@@ -50,7 +47,7 @@ impl HostState {
     }
 
     /// Mark the host down once; true for the caller that did it.
-    pub fn mark_down(&self, why: &str) -> bool {
+    pub(crate) fn mark_down(&self, why: &str) -> bool {
         let first = !self.down.swap(true, Ordering::SeqCst);
         if first {
             error_line(&format!(
@@ -60,17 +57,31 @@ impl HostState {
         }
         first
     }
+
+    /// Whether the host has been marked down.
+    pub(crate) fn is_down(&self) -> bool {
+        self.down.load(Ordering::SeqCst)
+    }
 }
 
-pub trait Launcher: Send + Sync {
+pub(crate) trait Launcher: Send + Sync {
     fn state(&self) -> &HostState;
 
     /// Start a persistent worker for `role`.
-    fn start(&self, role: &Role) -> Result<IpcWorker, SpawnError>;
+    fn start(&self, role: &Role) -> Result<Box<dyn Worker>, SpawnError>;
 
     /// Whether `--exec` jobs are spawned right here (no server in between).
     fn runs_here(&self) -> bool {
         false
+    }
+
+    /// Run one `--exec` job right here (only where [`Launcher::runs_here`]).
+    fn attempt(&self, argv: &[OsString], limits: &Limits) -> Result<Attempt, SpawnError> {
+        let _ = (argv, limits);
+        Err(SpawnError::Io {
+            what: "--exec jobs run through the host's exec server".into(),
+            source: std::io::Error::other("not on this machine"),
+        })
     }
 
     /// End of the run: release shared connections.
@@ -90,7 +101,7 @@ pub trait Launcher: Send + Sync {
 }
 
 /// This machine: workers on a socketpair, `--exec` jobs spawned directly.
-pub struct Local {
+pub(crate) struct Local {
     state: HostState,
 }
 
@@ -107,7 +118,7 @@ impl Launcher for Local {
         &self.state
     }
 
-    fn start(&self, role: &Role) -> Result<IpcWorker, SpawnError> {
+    fn start(&self, role: &Role) -> Result<Box<dyn Worker>, SpawnError> {
         let spec = match role {
             Role::Task(..) => {
                 let exe = std::env::current_exe().map_err(|e| SpawnError::Io {
@@ -127,11 +138,15 @@ impl Launcher for Local {
                 });
             }
         };
-        IpcWorker::start(spec)
+        Ok(Box::new(IpcWorker::start(spec)?))
     }
 
     fn runs_here(&self) -> bool {
         true
+    }
+
+    fn attempt(&self, argv: &[OsString], limits: &Limits) -> Result<Attempt, SpawnError> {
+        attempt_here(argv, limits)
     }
 }
 
@@ -157,7 +172,7 @@ fn remote_args(role: &Role) -> Vec<String> {
 
 /// One OpenSSH host. Connections to it share one master connection (ControlMaster), so
 /// starting or restarting a slot costs a channel, not a TCP and key exchange.
-pub struct Ssh {
+pub(crate) struct Ssh {
     state: HostState,
     /// The user's `--ssh`, split.
     client: Vec<String>,
@@ -170,7 +185,7 @@ pub struct Ssh {
 }
 
 impl Ssh {
-    pub fn new(
+    pub(crate) fn new(
         host: &HostSpec,
         client: Vec<String>,
         remote_childproc: String,
@@ -271,7 +286,7 @@ impl Launcher for Ssh {
         &self.state
     }
 
-    fn start(&self, role: &Role) -> Result<IpcWorker, SpawnError> {
+    fn start(&self, role: &Role) -> Result<Box<dyn Worker>, SpawnError> {
         self.connect_master();
         // ssh joins its arguments into one line for the remote shell: quote every word, so
         // each arrives as exactly one literal argument. Inputs never go into this line; they
@@ -292,7 +307,7 @@ impl Launcher for Ssh {
         };
         argv.push(OsString::from(line));
         let spec = Spec::new(argv[0].clone(), argv[1..].to_vec());
-        IpcWorker::start_remote(spec, "ssh")
+        Ok(Box::new(IpcWorker::start_remote(spec, "ssh")?))
     }
 
     fn close(&self) {
@@ -313,7 +328,7 @@ impl Launcher for Ssh {
 
 /// Slurm: every slot is one job step (`srun -N1 -n1`), inside the current allocation when
 /// there is one.
-pub struct Slurm {
+pub(crate) struct Slurm {
     state: HostState,
     srun_args: Vec<String>,
     remote_childproc: String,
@@ -321,7 +336,7 @@ pub struct Slurm {
 }
 
 impl Slurm {
-    pub fn new(srun_args: Vec<String>, remote_childproc: String) -> Slurm {
+    pub(crate) fn new(srun_args: Vec<String>, remote_childproc: String) -> Slurm {
         Slurm {
             state: HostState::new("slurm"),
             srun_args,
@@ -332,12 +347,12 @@ impl Slurm {
 }
 
 /// Whether we run inside a Slurm allocation (salloc, sbatch).
-pub fn in_allocation() -> bool {
+fn in_allocation() -> bool {
     std::env::var_os("SLURM_JOB_ID").is_some()
 }
 
 /// The task count of the current allocation, if any.
-pub fn allocation_tasks() -> Option<usize> {
+pub(crate) fn allocation_tasks() -> Option<usize> {
     ["SLURM_NTASKS", "SLURM_NPROCS"]
         .iter()
         .filter_map(|k| std::env::var(k).ok())
@@ -350,7 +365,7 @@ impl Launcher for Slurm {
         &self.state
     }
 
-    fn start(&self, role: &Role) -> Result<IpcWorker, SpawnError> {
+    fn start(&self, role: &Role) -> Result<Box<dyn Worker>, SpawnError> {
         // srun runs argv directly (no shell), so nothing needs quoting here.
         let mut args: Vec<OsString> = ["-N1", "-n1"].map(OsString::from).to_vec();
         if self.in_allocation {
@@ -363,7 +378,7 @@ impl Launcher for Slurm {
         // If we die, srun must live long enough to cancel its step (it does on SIGTERM).
         spec.death_signal = libc::SIGTERM;
         spec.guarded = false;
-        IpcWorker::start_remote(spec, "srun")
+        Ok(Box::new(IpcWorker::start_remote(spec, "srun")?))
     }
 
     fn host_of(&self, reported: Option<&str>) -> Arc<str> {

@@ -5,18 +5,22 @@ use std::collections::BTreeMap;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use anyhow::Context;
+use std::sync::Arc;
 
-use super::JobResult;
-use crate::cli::ClusterArgs;
+use anyhow::Context;
+use serde::Serialize;
+
+use super::dispatch::{Delivered, Sink, Summary, Undelivered};
+use super::job::JobReport;
+use super::plan::{Progress, ReportPlan};
 use crate::error_line;
 
-pub struct Reporter {
+pub(crate) struct Reporter {
     keep_order: bool,
     json: bool,
     exec_mode: bool,
     next_seq: u64,
-    pending: BTreeMap<u64, JobResult>,
+    pending: BTreeMap<u64, JobReport>,
     out: BufWriter<std::io::Stdout>,
     out_ok: bool,
     /// Why our stdout stopped working, if it did (the run is then stopped).
@@ -38,35 +42,23 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    pub fn new(a: &ClusterArgs, remote: bool) -> anyhow::Result<Reporter> {
-        let joblog = match &a.joblog {
-            Some(p) => {
-                let f = std::fs::File::create(p)
-                    .with_context(|| format!("--joblog {}", p.display()))?;
-                let mut w = BufWriter::new(f);
-                // Written through at once: a joblog that cannot be written fails the run
-                // before any job starts (a full disk, /dev/full).
-                writeln!(
-                    w,
-                    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand"
-                )
-                .and_then(|()| w.flush())
-                .with_context(|| format!("--joblog {}", p.display()))?;
-                Some(w)
-            }
-            None => None,
-        };
+    pub(crate) fn new(a: &ReportPlan) -> anyhow::Result<Reporter> {
+        let joblog = a.joblog.as_deref().map(open_joblog).transpose()?;
         let tty = std::io::stderr().is_terminal();
-        let show = !a.no_progress && (a.progress || tty);
+        let show = match a.progress {
+            Progress::Auto => tty,
+            Progress::Always => true,
+            Progress::Never => false,
+        };
         let text_progress = (show && !tty).then(|| TextProgress {
             started: Instant::now(),
             last: Instant::now(),
             total: None,
         });
-        Ok(Reporter {
+        let mut r = Reporter {
             keep_order: a.keep_order,
             json: a.json,
-            exec_mode: a.exec.is_some(),
+            exec_mode: a.exec,
             next_seq: 1,
             pending: BTreeMap::new(),
             out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
@@ -79,12 +71,14 @@ impl Reporter {
             last_flush: Instant::now(),
             done: 0,
             failed: 0,
-            remote,
+            remote: a.remote,
             per_host: BTreeMap::new(),
-        })
+        };
+        r.set_total(a.total);
+        Ok(r)
     }
 
-    pub fn set_total(&mut self, total: Option<u64>) {
+    fn set_total(&mut self, total: Option<u64>) {
         if let Some(t) = &mut self.text_progress {
             t.total = total;
         }
@@ -117,10 +111,6 @@ impl Reporter {
         self.progress = Some(pb);
     }
 
-    pub fn failed(&self) -> u64 {
-        self.failed
-    }
-
     /// Our stdout failed (a closed pipe, a full disk): results have nowhere to go.
     fn out_failed(&mut self, e: std::io::Error) {
         self.out_ok = false;
@@ -129,31 +119,19 @@ impl Reporter {
         }
     }
 
-    /// Why the joblog could not be written, if it could not.
-    pub fn joblog_error(&self) -> Option<&str> {
-        self.joblog_error.as_deref()
-    }
-
-    /// Results or the joblog can no longer be written: the run must stop.
-    pub fn broken(&self) -> bool {
-        self.out_error.is_some() || self.joblog_error.is_some()
-    }
-
-    /// The error that made stdout unusable, if any.
-    pub fn output_error(&self) -> Option<&std::io::Error> {
-        self.out_error.as_ref()
-    }
-
     /// Take one finished job (exactly once per job).
-    pub fn job(&mut self, r: JobResult) {
+    fn take(&mut self, r: JobReport) {
+        let ok = r.outcome.ok();
         self.done += 1;
-        if !r.ok {
+        if !ok {
             self.failed += 1;
         }
-        if self.remote && &*r.host != "-" {
-            let e = self.per_host.entry(r.host.clone()).or_default();
+        if self.remote
+            && let Some(host) = &r.host
+        {
+            let e = self.per_host.entry(Arc::clone(host)).or_default();
             e.0 += 1;
-            e.1 += u64::from(!r.ok);
+            e.1 += u64::from(!ok);
         }
         self.log(&r);
         if let Some(pb) = &self.progress {
@@ -161,7 +139,7 @@ impl Reporter {
             pb.set_message(format!("{} failed", self.failed));
         }
         if self.keep_order {
-            self.pending.insert(r.seq, r);
+            self.pending.insert(r.job.seq, r);
             while let Some(r) = self.pending.remove(&self.next_seq) {
                 self.next_seq += 1;
                 self.emit(&r);
@@ -170,12 +148,12 @@ impl Reporter {
             self.emit(&r);
         }
         if self.last_flush.elapsed() >= Duration::from_millis(100) {
-            self.tick();
+            self.flush();
         }
     }
 
     /// Periodic: make output visible.
-    pub fn tick(&mut self) {
+    fn flush(&mut self) {
         if let Some(t) = &mut self.text_progress
             && t.last.elapsed() >= TEXT_PROGRESS_EVERY
         {
@@ -196,38 +174,16 @@ impl Reporter {
         self.last_flush = Instant::now();
     }
 
-    fn emit(&mut self, r: &JobResult) {
-        let input = String::from_utf8_lossy(&r.input);
+    fn emit(&mut self, r: &JobReport) {
+        let input = String::from_utf8_lossy(&r.job.input);
+        let error = r.outcome.error();
         if self.json {
-            let output = if !r.ok && !self.exec_mode {
-                serde_json::Value::Null
-            } else if self.exec_mode {
-                serde_json::Value::String(String::from_utf8_lossy(&r.output).into_owned())
-            } else {
-                serde_json::from_slice(&r.output).unwrap_or_else(|_| {
-                    serde_json::Value::String(String::from_utf8_lossy(&r.output).into_owned())
-                })
-            };
-            let mut rec = serde_json::json!({
-                "seq": r.seq,
-                "input": input,
-                "ok": r.ok,
-                "output": output,
-                "error": r.error,
-                "worker": r.worker,
-                "pid": r.pid,
-                "attempts": r.attempts,
-                "durationMs": (r.duration.as_micros() as f64) / 1000.0,
-            });
-            if self.remote
-                && let Some(o) = rec.as_object_mut()
-            {
-                o.insert("host".into(), serde_json::Value::String(r.host.to_string()));
-            }
-            self.write(rec.to_string().as_bytes(), true);
+            let rec = Record::of(r, &input, error.as_deref(), self.exec_mode, self.remote);
+            let line = serde_json::to_vec(&rec).unwrap_or_default();
+            self.write(&line, true);
         } else if self.exec_mode {
             self.write(&r.output, false);
-        } else if r.ok {
+        } else if error.is_none() {
             self.write(&r.output, true);
         }
         if self.exec_mode && !r.stderr.is_empty() {
@@ -236,10 +192,10 @@ impl Reporter {
             let _ = std::io::stderr().lock().write_all(&r.stderr);
         }
         // Once stdout is gone the run is being stopped: the jobs it kills are not news.
-        if let Some(e) = &r.error
+        if let Some(e) = &error
             && self.out_error.is_none()
         {
-            let line = format!("job {} ({}) failed: {e}", r.seq, shorten(&input));
+            let line = format!("job {} ({}) failed: {e}", r.job.seq, shorten(&input));
             match &self.progress {
                 Some(pb) => pb.suspend(|| error_line(&line)),
                 None => error_line(&line),
@@ -263,40 +219,37 @@ impl Reporter {
         }
     }
 
-    fn log(&mut self, r: &JobResult) {
+    fn log(&mut self, r: &JobReport) {
         let Some(j) = &mut self.joblog else { return };
         // Each row is flushed: a write error shows at the row that failed, not at the end.
         if let Err(e) = write_row(j, r).and_then(|()| j.flush()) {
-            self.joblog_error = Some(format!("--joblog: cannot write job {}'s row: {e}", r.seq));
+            self.joblog_error = Some(format!(
+                "--joblog: cannot write job {}'s row: {e}",
+                r.job.seq
+            ));
             self.joblog = None;
         }
     }
 
     /// Flush everything and print the summary line on stderr.
-    pub fn finish(
-        &mut self,
-        wall: Duration,
-        workers: usize,
-        interrupted: Option<i32>,
-        remote_cpu: Duration,
-        hosts: &[(String, bool)],
-    ) {
+    fn summarise(&mut self, end: &Summary) {
         // Jobs still waiting for an earlier one (only when that one never finished).
-        let rest: Vec<JobResult> = std::mem::take(&mut self.pending).into_values().collect();
+        let rest: Vec<JobReport> = std::mem::take(&mut self.pending).into_values().collect();
         for r in &rest {
             self.emit(r);
         }
-        self.tick();
+        self.flush();
         if let Some(pb) = self.progress.take() {
             pb.finish_and_clear();
         }
-        let cpu = crate::process::children_cpu() + remote_cpu;
-        let speedup = if wall.as_secs_f64() > 0.0 {
-            cpu.as_secs_f64() / wall.as_secs_f64()
+        let cpu = crate::process::children_cpu() + end.remote_cpu;
+        let wall = end.wall.as_secs_f64();
+        let speedup = if wall > 0.0 {
+            cpu.as_secs_f64() / wall
         } else {
             0.0
         };
-        let stopped = match interrupted {
+        let stopped = match end.interrupted {
             Some(sig) => format!(
                 ", interrupted by {}",
                 crate::values::Signal::name_of(sig).unwrap_or("a signal")
@@ -304,62 +257,155 @@ impl Reporter {
             None => String::new(),
         };
         error_line(&format!(
-            "cluster: {} jobs, {} failed, wall {:.3}s, cpu {:.3}s, speedup {:.2}x on {} workers{}",
+            "cluster: {} jobs, {} failed, wall {wall:.3}s, cpu {:.3}s, speedup {speedup:.2}x on {} workers{stopped}",
             self.done,
             self.failed,
-            wall.as_secs_f64(),
             cpu.as_secs_f64(),
-            speedup,
-            workers,
-            stopped
+            end.workers,
         ));
         if self.remote {
-            for (label, down) in hosts {
-                let (jobs, failed) = self
-                    .per_host
-                    .get(label.as_str())
-                    .copied()
-                    .unwrap_or_default();
-                let name = if label == ":" {
-                    "this machine (:)".to_string()
-                } else {
-                    format!("host {label}")
-                };
+            self.summarise_hosts(&end.hosts);
+        }
+    }
+
+    /// One line per host: those named up front, then those met on the way (Slurm nodes).
+    fn summarise_hosts(&self, hosts: &[(String, bool)]) {
+        for (label, down) in hosts {
+            let (jobs, failed) = self
+                .per_host
+                .get(label.as_str())
+                .copied()
+                .unwrap_or_default();
+            let name = if label == ":" {
+                "this machine (:)".to_string()
+            } else {
+                format!("host {label}")
+            };
+            error_line(&format!(
+                "cluster: {name}: {jobs} jobs, {failed} failed{}",
+                if *down { ", down" } else { "" }
+            ));
+        }
+        for (label, (jobs, failed)) in &self.per_host {
+            if !hosts.iter().any(|(l, _)| l.as_str() == &**label) {
                 error_line(&format!(
-                    "cluster: {name}: {jobs} jobs, {failed} failed{}",
-                    if *down { ", down" } else { "" }
+                    "cluster: host {label}: {jobs} jobs, {failed} failed"
                 ));
-            }
-            // Hosts not known up front (Slurm nodes).
-            for (label, (jobs, failed)) in &self.per_host {
-                if !hosts.iter().any(|(l, _)| l.as_str() == &**label) {
-                    error_line(&format!(
-                        "cluster: host {label}: {jobs} jobs, {failed} failed"
-                    ));
-                }
             }
         }
     }
 }
 
+impl Sink for Reporter {
+    fn job(&mut self, r: JobReport) {
+        self.take(r);
+    }
+
+    fn broken(&self) -> bool {
+        self.out_error.is_some() || self.joblog_error.is_some()
+    }
+
+    fn tick(&mut self) {
+        self.flush();
+    }
+
+    fn finish(&mut self, end: &Summary) -> Delivered {
+        self.summarise(end);
+        let undelivered = match (self.out_error.take(), self.joblog_error.take()) {
+            (Some(e), _) => Some(Undelivered::Stdout(e)),
+            (None, Some(e)) => Some(Undelivered::Joblog(e)),
+            (None, None) => None,
+        };
+        Delivered {
+            failed: self.failed,
+            undelivered,
+        }
+    }
+}
+
+/// One `--json` record.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    seq: u64,
+    input: &'a str,
+    ok: bool,
+    /// A worker's answer as JSON, an `--exec` job's stdout as a string, null on failure.
+    output: serde_json::Value,
+    error: Option<&'a str>,
+    worker: usize,
+    pid: Option<i32>,
+    attempts: u32,
+    duration_ms: f64,
+    /// Only when other machines take part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
+}
+
+impl<'a> Record<'a> {
+    fn of(
+        r: &'a JobReport,
+        input: &'a str,
+        error: Option<&'a str>,
+        exec: bool,
+        remote: bool,
+    ) -> Record<'a> {
+        let text = || serde_json::Value::String(String::from_utf8_lossy(&r.output).into_owned());
+        let output = if exec {
+            text()
+        } else if error.is_some() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&r.output).unwrap_or_else(|_| text())
+        };
+        Record {
+            seq: r.job.seq,
+            input,
+            ok: error.is_none(),
+            output,
+            error,
+            worker: r.slot,
+            pid: r.pid,
+            attempts: r.attempts,
+            duration_ms: (r.duration.as_micros() as f64) / 1000.0,
+            host: remote.then(|| r.host_name()),
+        }
+    }
+}
+
+/// Create the joblog with its header. Written through at once: a joblog that cannot be
+/// written fails the run before any job starts (a full disk, /dev/full).
+fn open_joblog(p: &std::path::Path) -> anyhow::Result<BufWriter<std::fs::File>> {
+    let f = std::fs::File::create(p).with_context(|| format!("--joblog {}", p.display()))?;
+    let mut w = BufWriter::new(f);
+    writeln!(
+        w,
+        "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand"
+    )
+    .and_then(|()| w.flush())
+    .with_context(|| format!("--joblog {}", p.display()))?;
+    Ok(w)
+}
+
 /// One joblog row: GNU parallel's columns and formats. Send is 0 (jobs get no stdin); Receive
 /// counts stdout bytes only.
-fn write_row(j: &mut impl Write, r: &JobResult) -> std::io::Result<()> {
+fn write_row(j: &mut impl Write, r: &JobReport) -> std::io::Result<()> {
     let start = r
         .started
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs_f64();
+    let ended = r.outcome.ended();
     write!(
         j,
         "{}\t{}\t{:.3}\t{:10.3}\t0\t{}\t{}\t{}\t",
-        r.seq,
-        r.host.replace(['\t', '\n'], " "),
+        r.job.seq,
+        r.host_name().replace(['\t', '\n'], " "),
         start,
         r.duration.as_secs_f64(),
         r.output.len(),
-        r.ended.exit,
-        r.ended.signal,
+        ended.exit,
+        ended.signal,
     )?;
     let command: Vec<u8> = r
         .command

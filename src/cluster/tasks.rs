@@ -4,10 +4,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Task {
+/// A built-in task; on the wire (the task request) by its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Task {
     /// Naive recursive Fibonacci of N (N <= 93, the largest that fits in 64 bits)
     Fib,
     /// Sum of 0..=N computed in a loop
@@ -19,7 +21,7 @@ pub enum Task {
 }
 
 impl Task {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Task::Fib => "fib",
             Task::Sum => "sum",
@@ -28,12 +30,8 @@ impl Task {
         }
     }
 
-    pub fn from_name(s: &str) -> Option<Task> {
-        Task::from_str(s, false).ok()
-    }
-
     /// Run the task on one input; an invalid input fails this job only.
-    pub fn run(self, input: &str) -> Result<u64, String> {
+    pub(crate) fn run(self, input: &str) -> Result<u64, String> {
         let t = input.trim();
         let n: u64 = t.parse().map_err(|_| {
             if t.starts_with('-') && t[1..].parse::<u64>().is_ok() {
@@ -47,26 +45,8 @@ impl Task {
             }
         })?;
         match self {
-            Task::Fib => {
-                if n > 93 {
-                    return Err(format!(
-                        "fib {n} does not fit in 64 bits (largest is fib 93)"
-                    ));
-                }
-                Ok(fib(black_box(n)))
-            }
-            Task::Sum => {
-                // The result must fit: n(n+1)/2 <= u64::MAX.
-                let fits = (n as u128) * (n as u128 + 1) / 2 <= u64::MAX as u128;
-                if !fits {
-                    return Err(format!("sum {n} does not fit in 64 bits"));
-                }
-                let mut acc: u64 = 0;
-                for i in 0..=n {
-                    acc = black_box(acc + i);
-                }
-                Ok(acc)
-            }
+            Task::Fib => fib_checked(n),
+            Task::Sum => sum(n),
             Task::Primes => {
                 // The sieve takes N/16 bytes: keep one job's memory within 125 MB.
                 if n > 2_000_000_000 {
@@ -74,21 +54,46 @@ impl Task {
                 }
                 Ok(count_primes_below(n))
             }
-            Task::Spin => {
-                if n > 86_400_000 {
-                    return Err(format!("spin {n} is too long (at most 86400000 ms, a day)"));
-                }
-                let until = Instant::now() + Duration::from_millis(n);
-                let mut spins: u64 = 0;
-                while Instant::now() < until {
-                    for _ in 0..1000 {
-                        spins = black_box(spins.wrapping_add(1));
-                    }
-                }
-                Ok(n)
-            }
+            Task::Spin => spin(n),
         }
     }
+}
+
+fn fib_checked(n: u64) -> Result<u64, String> {
+    if n > 93 {
+        return Err(format!(
+            "fib {n} does not fit in 64 bits (largest is fib 93)"
+        ));
+    }
+    Ok(fib(black_box(n)))
+}
+
+fn sum(n: u64) -> Result<u64, String> {
+    // The result must fit: n(n+1)/2 <= u64::MAX.
+    let fits = (n as u128) * (n as u128 + 1) / 2 <= u64::MAX as u128;
+    if !fits {
+        return Err(format!("sum {n} does not fit in 64 bits"));
+    }
+    let mut acc: u64 = 0;
+    for i in 0..=n {
+        acc = black_box(acc + i);
+    }
+    Ok(acc)
+}
+
+/// Keep a core busy for `n` milliseconds.
+fn spin(n: u64) -> Result<u64, String> {
+    if n > 86_400_000 {
+        return Err(format!("spin {n} is too long (at most 86400000 ms, a day)"));
+    }
+    let until = Instant::now() + Duration::from_millis(n);
+    let mut spins: u64 = 0;
+    while Instant::now() < until {
+        for _ in 0..1000 {
+            spins = black_box(spins.wrapping_add(1));
+        }
+    }
+    Ok(n)
 }
 
 fn fib(n: u64) -> u64 {

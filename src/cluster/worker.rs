@@ -9,17 +9,42 @@
 //! the connection means the connection was lost, not that the worker failed.
 
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
+use super::protocol::Note;
 use crate::error_line;
+use crate::exit::Exit;
 use crate::ipc;
 use crate::process::{self, Input, Output, Running, SpawnError, Spec, Status, signals};
 
+/// A persistent worker as a slot sees it: one request out, the next message back. The real
+/// one is an [`IpcWorker`]; unit tests script a fake.
+pub(crate) trait Worker {
+    /// Write one message (compact JSON, no newline); false when the channel is gone.
+    fn send(&mut self, msg: &[u8]) -> bool;
+    /// Wait for the next user message (or the worker's death, the timeout, a stop).
+    fn wait(&mut self, timeout: Option<Duration>) -> Reply;
+    /// The worker's pid (0 for a remote one that has not said hello).
+    fn pid(&self) -> i32;
+    /// The signal that ended the worker when we stopped it (0: it exited by itself).
+    fn stopped_by(&self) -> i32;
+    /// Remote: the host name the far side reported.
+    fn remote_host(&self) -> Option<&str>;
+    /// Remote `--exec`: the pid of the job last started over there.
+    fn job_pid(&self) -> Option<i32>;
+    /// Remote: CPU time reported by the far side so far.
+    fn remote_cpu(&self) -> Duration;
+    /// Stop this worker as `--kill-signal` and `--kill-after` say.
+    fn set_stop(&mut self, limits: &process::Limits);
+    /// Orderly end: close the channel, give the worker `grace` to exit.
+    fn shutdown(self: Box<Self>, grace: Duration);
+}
+
 /// What came back for one request.
 #[derive(Debug)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// The worker's answer, compact JSON.
     Message(Vec<u8>),
     /// The worker exited (or closed the channel) before answering.
@@ -35,21 +60,21 @@ pub enum Reply {
 
 /// Why a connection to another machine failed.
 #[derive(Debug, Clone)]
-pub struct Lost {
+pub(crate) struct Lost {
     pub why: String,
     /// Trying again cannot help (the launcher or the remote binary is missing).
     pub hopeless: bool,
 }
 
 impl Lost {
-    pub fn retry(why: impl Into<String>) -> Lost {
+    pub(crate) fn retry(why: impl Into<String>) -> Lost {
         Lost {
             why: why.into(),
             hopeless: false,
         }
     }
 
-    pub fn hopeless(why: impl Into<String>) -> Lost {
+    pub(crate) fn hopeless(why: impl Into<String>) -> Lost {
         Lost {
             why: why.into(),
             hopeless: true,
@@ -58,12 +83,7 @@ impl Lost {
 }
 
 /// How long a launcher may take to stop its remote side (srun waits KillWait for a step).
-pub const REMOTE_STOP_GRACE: Duration = Duration::from_secs(10);
-
-/// The remote role's own lines (see the module docs).
-pub const HELLO: &str = "NODE_CHILDPROC_HELLO";
-pub const EXIT: &str = "NODE_CHILDPROC_EXIT";
-pub const STARTED: &str = "NODE_CHILDPROC_STARTED";
+pub(crate) const REMOTE_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// What the remote role has told us so far.
 #[derive(Debug, Default)]
@@ -79,12 +99,12 @@ struct RemoteState {
     cpu: Duration,
 }
 
-pub struct IpcWorker {
+pub(crate) struct IpcWorker {
     child: Option<Running>,
     stream: UnixStream,
     dec: ipc::LineDecoder,
     buf: Vec<u8>,
-    pub pid: i32,
+    pid: i32,
     remote: Option<RemoteState>,
     /// How the worker is stopped (timeout, interruption, `--halt now`): this signal, then
     /// SIGKILL after the grace period (`None`: never). Until told otherwise, SIGKILL at once.
@@ -103,7 +123,7 @@ fn io_err(what: &str, source: std::io::Error) -> SpawnError {
 
 impl IpcWorker {
     /// Start `spec` with a channel on fd 3; its stdout goes to our stderr, stdin is /dev/null.
-    pub fn start(mut spec: Spec) -> Result<IpcWorker, SpawnError> {
+    pub(crate) fn start(mut spec: Spec) -> Result<IpcWorker, SpawnError> {
         let (parent, child_end) =
             ipc::socketpair().map_err(|e| io_err("cannot create the IPC socketpair", e))?;
         for (k, v) in ipc::child_env() {
@@ -121,7 +141,10 @@ impl IpcWorker {
 
     /// Start a launcher (`ssh …`, `srun …`) whose stdin and stdout are the channel to a
     /// `childproc cluster-remote` on the far side; its stderr is ours.
-    pub fn start_remote(mut spec: Spec, launcher: &'static str) -> Result<IpcWorker, SpawnError> {
+    pub(crate) fn start_remote(
+        mut spec: Spec,
+        launcher: &'static str,
+    ) -> Result<IpcWorker, SpawnError> {
         let (parent, child_end) =
             ipc::socketpair().map_err(|e| io_err("cannot create the launcher's socketpair", e))?;
         let second = child_end
@@ -158,60 +181,27 @@ impl IpcWorker {
         })
     }
 
-    /// Stop this worker as `--kill-signal` and `--kill-after` say (see [`IpcWorker::kill`]).
-    pub fn set_stop(&mut self, limits: &process::Limits) {
-        self.stop_signal = limits.kill_signal.number();
-        self.kill_after = limits.kill_after;
-    }
-
     /// How the worker ended when we stopped it.
-    pub fn stopped(&self) -> Option<Status> {
+    pub(crate) fn stopped(&self) -> Option<Status> {
         self.stopped
     }
 
-    /// The signal that ended the worker when we stopped it (0: it exited by itself).
-    pub fn stopped_by(&self) -> i32 {
-        match self.stopped {
-            Some(Status::Signaled(n)) => n,
-            _ => 0,
-        }
-    }
-
-    /// Remote: whether the far side said hello (the connection worked at least once).
-    pub fn connected(&self) -> bool {
-        self.remote.as_ref().is_some_and(|r| r.hello)
-    }
-
-    /// Remote: the host name the far side reported.
-    pub fn remote_host(&self) -> Option<&str> {
-        self.remote.as_ref().and_then(|r| r.host.as_deref())
-    }
-
-    /// Remote `--exec`: the pid of the job last started over there.
-    pub fn job_pid(&self) -> Option<i32> {
-        self.remote.as_ref().and_then(|r| r.job_pid)
-    }
-
-    /// Remote: CPU time reported by the far side so far.
-    pub fn remote_cpu(&self) -> Duration {
-        self.remote.as_ref().map_or(Duration::ZERO, |r| r.cpu)
+    /// The worker's pid (see [`Worker::pid`]).
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
     }
 
     /// A second handle on the channel, for a thread that only writes.
-    pub fn writer(&self) -> std::io::Result<UnixStream> {
+    pub(crate) fn writer(&self) -> std::io::Result<UnixStream> {
         self.stream.try_clone()
     }
 
-    /// Send one message (compact JSON, no newline) and wait for the next user message back.
-    pub fn request(&mut self, msg: &[u8], timeout: Option<Duration>) -> Reply {
-        if !self.send(msg) {
-            return Reply::Died(self.exit_status(Duration::from_millis(500)));
-        }
-        self.wait(timeout)
-    }
-
     /// Write one message (compact JSON, no newline); false when the channel is gone.
-    pub fn send(&mut self, msg: &[u8]) -> bool {
+    pub(crate) fn send(&mut self, msg: &[u8]) -> bool {
+        // A new `--exec` job: the pid of the last one no longer names the running job.
+        if let Some(r) = &mut self.remote {
+            r.job_pid = None;
+        }
         let mut line = Vec::with_capacity(msg.len() + 1);
         line.extend_from_slice(msg);
         line.push(b'\n');
@@ -219,7 +209,7 @@ impl IpcWorker {
     }
 
     /// Wait for the next user message from the worker (or its death, the timeout, a stop).
-    pub fn wait(&mut self, timeout: Option<Duration>) -> Reply {
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Reply {
         // A remote worker's clock starts at its hello: connecting (a login, a step allocation)
         // is not the job's time.
         let mut deadline = None;
@@ -241,66 +231,79 @@ impl IpcWorker {
                     left.as_millis().clamp(1, i32::MAX as u128) as i32
                 }
             };
-            let exit_fd = self.child.as_ref().map_or(-1, Running::exit_fd);
-            let wake_fd = signals::Waker::for_thread().map_or(-1, |w| w.fd());
-            let mut fds = [
-                libc::pollfd {
-                    fd: self.stream.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: exit_fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: wake_fd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            // SAFETY: three valid pollfd entries (a negative fd is ignored by poll).
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), 3, wait_ms) };
-            if n < 0 {
-                continue; // EINTR
-            }
-            if fds[2].revents != 0 {
-                if let Ok(w) = signals::Waker::for_thread() {
-                    w.drain();
-                }
-                if signals::cancelled() || signals::Seen::now().first().is_some() {
-                    self.kill();
-                    return Reply::Interrupted;
-                }
-            }
-            if fds[0].revents != 0 {
-                match self.stream.read(&mut self.buf) {
-                    Ok(0) | Err(_) => {
-                        let status = self.exit_status(Duration::from_millis(500));
-                        return self.ended(status);
-                    }
-                    Ok(k) => self.dec.push(&self.buf[..k]),
-                }
-            } else if fds[1].revents != 0 {
-                // The worker exited. What it sent before is still in the socket: take what is
-                // there now (a straggler of its group may hold the socket open, so do not wait
-                // for end of file), and look once more for the answer.
-                let _ = self.stream.set_nonblocking(true);
-                while let Ok(k) = self.stream.read(&mut self.buf) {
-                    if k == 0 {
-                        break;
-                    }
-                    self.dec.push(&self.buf[..k]);
-                }
-                let _ = self.stream.set_nonblocking(false);
-                if let Some(m) = self.next_message() {
-                    return Reply::Message(m);
-                }
-                let status = self.exit_status(Duration::ZERO);
-                return self.ended(status);
+            if let Some(reply) = self.wait_once(wait_ms) {
+                return reply;
             }
         }
+    }
+
+    /// One wait of at most `wait_ms` (-1: no limit) for the channel, the worker's exit or a
+    /// signal; `None` when there is no answer yet.
+    fn wait_once(&mut self, wait_ms: i32) -> Option<Reply> {
+        let exit_fd = self.child.as_ref().map_or(-1, Running::exit_fd);
+        let wake_fd = signals::Waker::for_thread().map_or(-1, |w| w.fd());
+        let [readable, exited, woken] =
+            poll3([self.stream.as_raw_fd(), exit_fd, wake_fd], wait_ms)?;
+        if woken {
+            if let Ok(w) = signals::Waker::for_thread() {
+                w.drain();
+            }
+            if signals::cancelled() || signals::Seen::now().first().is_some() {
+                return Some(self.interrupted());
+            }
+        }
+        if readable {
+            match self.stream.read(&mut self.buf) {
+                Ok(0) | Err(_) => {
+                    let status = self.exit_status(Duration::from_millis(500));
+                    return Some(self.ended(status));
+                }
+                Ok(k) => self.dec.push(&self.buf[..k]),
+            }
+        } else if exited {
+            return Some(self.after_exit());
+        }
+        None
+    }
+
+    /// The worker exited. What it sent before is still in the socket: take what is there now
+    /// (a straggler of its group may hold the socket open, so do not wait for end of file),
+    /// and look once more for the answer.
+    fn after_exit(&mut self) -> Reply {
+        self.read_arrived();
+        if let Some(m) = self.next_message() {
+            return Reply::Message(m);
+        }
+        let status = self.exit_status(Duration::ZERO);
+        self.ended(status)
+    }
+
+    /// The run is being stopped: stop the worker. A remote side's notes that have already
+    /// arrived (before or while its launcher stops) are taken in first, so an `--exec` job
+    /// killed right after it started is still reported with its pid. A user message among
+    /// them can no longer answer anything.
+    fn interrupted(&mut self) -> Reply {
+        if self.remote.is_some() {
+            self.read_arrived();
+        }
+        self.kill();
+        if self.remote.is_some() {
+            self.read_arrived();
+            while self.next_message().is_some() {}
+        }
+        Reply::Interrupted
+    }
+
+    /// Take in what the socket holds now, without waiting.
+    fn read_arrived(&mut self) {
+        let _ = self.stream.set_nonblocking(true);
+        while let Ok(k) = self.stream.read(&mut self.buf) {
+            if k == 0 {
+                break;
+            }
+            self.dec.push(&self.buf[..k]);
+        }
+        let _ = self.stream.set_nonblocking(false);
     }
 
     /// The channel ended and the process we started exited with `status`: a local worker
@@ -318,31 +321,11 @@ impl IpcWorker {
         if let Some(st) = r.exit {
             return Reply::Died(Some(st));
         }
-        let l = r.launcher;
-        Reply::Lost(match status {
-            Some(Status::Exited(255)) if l == "ssh" => {
-                Lost::retry("ssh could not connect, or the connection was lost (exit 255)")
-            }
-            Some(Status::Exited(127)) if !r.hello => {
-                Lost::hopeless("the remote childproc was not found (see --remote-childproc)")
-            }
-            Some(Status::Exited(125)) if !r.hello && l == "ssh" => Lost::hopeless(
-                "the remote childproc refused cluster-remote: another version? (see --remote-childproc)",
-            ),
-            Some(Status::Exited(126)) if !r.hello => {
-                Lost::hopeless("the remote childproc is not executable (see --remote-childproc)")
-            }
-            Some(Status::Exited(c)) => Lost::retry(format!("{l} exited with code {c}")),
-            Some(Status::Signaled(n)) => Lost::retry(format!(
-                "{l} was killed by {}",
-                crate::values::Signal::name_of(n).unwrap_or("a signal")
-            )),
-            None => Lost::retry(format!("{l} closed the connection")),
-        })
+        Reply::Lost(r.lost(status))
     }
 
     /// The next complete user message already received, without waiting.
-    pub fn try_message(&mut self) -> Option<Vec<u8>> {
+    pub(crate) fn try_message(&mut self) -> Option<Vec<u8>> {
         self.next_message()
     }
 
@@ -377,7 +360,7 @@ impl IpcWorker {
     /// period — and reap it. A launcher gets SIGTERM and time instead: srun cancels its step
     /// on SIGTERM (a SIGKILLed srun leaves the step running), and a terminated ssh closes the
     /// channel, so the remote role sees EOF and stops its worker the same way.
-    pub fn kill(&mut self) -> Option<Status> {
+    pub(crate) fn kill(&mut self) -> Option<Status> {
         let status = if self.remote.is_some() {
             if let Some(c) = &self.child {
                 c.signal_group(libc::SIGTERM);
@@ -395,7 +378,7 @@ impl IpcWorker {
     }
 
     /// Orderly end: half-close the channel (the worker sees 'disconnect'), then wait a little.
-    pub fn shutdown(mut self, grace: Duration) -> Option<Status> {
+    pub(crate) fn shutdown(mut self, grace: Duration) -> Option<Status> {
         let _ = self.stream.shutdown(std::net::Shutdown::Write);
         if self.remote.is_some() {
             // Read the far side's last words (its CPU time) until it hangs up.
@@ -405,35 +388,172 @@ impl IpcWorker {
     }
 }
 
+/// Wait at most `wait_ms` (-1: no limit) until one of `fds` is readable (a negative fd is
+/// ignored); which ones are, or `None` when interrupted.
+fn poll3(fds: [RawFd; 3], wait_ms: i32) -> Option<[bool; 3]> {
+    let mut p = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    // SAFETY: three valid pollfd entries (a negative fd is ignored by poll).
+    let n = unsafe { libc::poll(p.as_mut_ptr(), 3, wait_ms) };
+    (n >= 0).then(|| p.map(|e| e.revents != 0))
+}
+
 impl RemoteState {
     /// Take in one of the remote role's own lines.
     fn note(&mut self, m: &[u8], pid: &mut i32) {
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(m) else {
-            return;
-        };
-        let num = |k: &str| v.get(k).and_then(serde_json::Value::as_i64);
-        match v.get("cmd").and_then(|c| c.as_str()) {
-            Some(HELLO) => {
+        match serde_json::from_slice::<Note>(m) {
+            Ok(Note::Hello { host, pid: p }) => {
                 self.hello = true;
-                self.host = v.get("host").and_then(|h| h.as_str()).map(str::to_owned);
-                *pid = num("pid").unwrap_or(0) as i32;
+                self.host = Some(host);
+                *pid = p;
             }
-            Some(STARTED) => self.job_pid = num("pid").map(|p| p as i32),
-            Some(EXIT) => {
-                self.exit = Some(match (num("code"), num("signal")) {
-                    (_, Some(n)) if n > 0 => Status::Signaled(n as i32),
-                    (Some(c), _) => Status::Exited(c as i32),
-                    _ => Status::Exited(-1),
-                });
-                self.cpu += Duration::from_micros(num("cpuUs").unwrap_or(0).max(0) as u64);
+            Ok(Note::Started { pid: p }) => self.job_pid = Some(p),
+            Ok(Note::Exit {
+                code,
+                signal,
+                cpu_us,
+            }) => {
+                self.exit = Some(Note::status(code, signal));
+                self.cpu += Duration::from_micros(cpu_us);
             }
-            _ => {}
+            Err(_) => {}
         }
+    }
+
+    /// Why the connection ended when the process we started (the launcher) ended with
+    /// `status` and the far side reported no worker death.
+    fn lost(&self, status: Option<Status>) -> Lost {
+        let l = self.launcher;
+        let code = |c: u8| Some(Status::Exited(i32::from(c)));
+        match status {
+            st if st == code(Exit::SSH_FAILED) && l == "ssh" => Lost::retry(format!(
+                "ssh could not connect, or the connection was lost (exit {})",
+                Exit::SSH_FAILED
+            )),
+            st if st == code(Exit::NOT_FOUND) && !self.hello => {
+                Lost::hopeless("the remote childproc was not found (see --remote-childproc)")
+            }
+            st if st == code(Exit::FAILURE) && !self.hello && l == "ssh" => Lost::hopeless(
+                "the remote childproc refused cluster-remote: another version? (see --remote-childproc)",
+            ),
+            st if st == code(Exit::NOT_EXECUTABLE) && !self.hello => {
+                Lost::hopeless("the remote childproc is not executable (see --remote-childproc)")
+            }
+            Some(Status::Exited(c)) => Lost::retry(format!("{l} exited with code {c}")),
+            Some(Status::Signaled(n)) => Lost::retry(format!(
+                "{l} was killed by {}",
+                crate::values::Signal::name_of(n).unwrap_or("a signal")
+            )),
+            None => Lost::retry(format!("{l} closed the connection")),
+        }
+    }
+}
+
+impl Worker for IpcWorker {
+    fn send(&mut self, msg: &[u8]) -> bool {
+        IpcWorker::send(self, msg)
+    }
+
+    fn wait(&mut self, timeout: Option<Duration>) -> Reply {
+        IpcWorker::wait(self, timeout)
+    }
+
+    fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    fn stopped_by(&self) -> i32 {
+        match self.stopped {
+            Some(Status::Signaled(n)) => n,
+            _ => 0,
+        }
+    }
+
+    fn remote_host(&self) -> Option<&str> {
+        self.remote.as_ref().and_then(|r| r.host.as_deref())
+    }
+
+    fn job_pid(&self) -> Option<i32> {
+        self.remote.as_ref().and_then(|r| r.job_pid)
+    }
+
+    fn remote_cpu(&self) -> Duration {
+        self.remote.as_ref().map_or(Duration::ZERO, |r| r.cpu)
+    }
+
+    fn set_stop(&mut self, limits: &process::Limits) {
+        self.stop_signal = limits.kill_signal.number();
+        self.kill_after = limits.kill_after;
+    }
+
+    fn shutdown(self: Box<Self>, grace: Duration) {
+        let _ = IpcWorker::shutdown(*self, grace);
     }
 }
 
 impl Drop for IpcWorker {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(launcher: &'static str, hello: bool) -> RemoteState {
+        RemoteState {
+            launcher,
+            hello,
+            ..RemoteState::default()
+        }
+    }
+
+    #[test]
+    fn why_a_connection_ended() {
+        let exited = |c| Some(Status::Exited(c));
+        let lost = remote("ssh", false).lost(exited(255));
+        assert!(!lost.hopeless && lost.why.contains("exit 255"), "{lost:?}");
+        let lost = remote("ssh", false).lost(exited(125));
+        assert!(
+            lost.hopeless && lost.why.contains("another version"),
+            "{lost:?}"
+        );
+        // srun's own 125 is not a refused role; after a hello, 127 is no missing binary.
+        let lost = remote("srun", false).lost(exited(125));
+        assert!(
+            !lost.hopeless && lost.why == "srun exited with code 125",
+            "{lost:?}"
+        );
+        let lost = remote("ssh", true).lost(exited(127));
+        assert!(!lost.hopeless, "{lost:?}");
+        assert!(remote("srun", false).lost(exited(127)).hopeless);
+        assert!(remote("srun", false).lost(exited(126)).hopeless);
+        let lost = remote("ssh", true).lost(None);
+        assert_eq!(lost.why, "ssh closed the connection");
+    }
+
+    #[test]
+    fn the_remote_sides_notes_are_taken_in() {
+        let mut r = remote("ssh", false);
+        let mut pid = 0;
+        r.note(
+            br#"{"cmd":"NODE_CHILDPROC_HELLO","host":"n1","pid":42}"#,
+            &mut pid,
+        );
+        assert!(r.hello && pid == 42 && r.host.as_deref() == Some("n1"));
+        r.note(br#"{"cmd":"NODE_CHILDPROC_STARTED","pid":7}"#, &mut pid);
+        assert_eq!(r.job_pid, Some(7));
+        r.note(
+            br#"{"cmd":"NODE_CHILDPROC_EXIT","code":null,"signal":9,"cpuUs":5}"#,
+            &mut pid,
+        );
+        assert_eq!(r.exit, Some(Status::Signaled(9)));
+        assert_eq!(r.cpu, Duration::from_micros(5));
+        r.note(br#"{"cmd":"NODE_SOMETHING_ELSE"}"#, &mut pid);
+        assert_eq!(pid, 42);
     }
 }

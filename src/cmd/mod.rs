@@ -12,10 +12,7 @@ use crate::cli::{Cli, Command, RunOpts};
 use crate::exit::Exit;
 use crate::process::{Limits, SpawnError, Spec};
 
-/// A usage error found after parsing (exit 125).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use crate::usage::UsageError;
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {

@@ -1,0 +1,239 @@
+//! `--exec`: one process per job — its argv built from the [`Template`], run here by the
+//! engine or through the exec server of the slot's host, retried as `--retries` says.
+
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use super::attempt::Attempt;
+use super::job::{Job, JobOutcome, JobReport, Stop};
+use super::launch::Role;
+use super::protocol::{JobReply, JobRequest};
+use super::slot::Slot;
+use super::template::Template;
+use super::worker::{Lost, Reply, Worker};
+use crate::process::Status;
+
+/// How one try ended, in the terms of its report.
+struct Tried {
+    outcome: JobOutcome,
+    pid: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+impl Tried {
+    fn not_started(error: String, code: i32) -> Tried {
+        Tried {
+            outcome: JobOutcome::NotStarted { error, code },
+            pid: None,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        }
+    }
+
+    fn ran(a: Attempt, slot: &Slot) -> Tried {
+        let stop = if a.timed_out {
+            Some(Stop::TimedOut(
+                slot.settings.job_timeout.unwrap_or_default(),
+            ))
+        } else if a.cancelled {
+            Some(Stop::Cancelled)
+        } else {
+            None
+        };
+        Tried {
+            outcome: JobOutcome::Exited {
+                status: a.status,
+                stop,
+            },
+            pid: Some(a.pid).filter(|&p| p > 0),
+            stdout: a.stdout,
+            stderr: a.stderr,
+        }
+    }
+
+    /// Killed because the run is being stopped: never retried.
+    fn cancelled(&self) -> bool {
+        matches!(
+            self.outcome,
+            JobOutcome::Exited {
+                stop: Some(Stop::Cancelled),
+                ..
+            }
+        )
+    }
+}
+
+/// What a remote try can end in besides an attempt.
+enum RemoteEnd {
+    /// The job could not be started there (message, exit code).
+    Spawn(String, i32),
+    /// The connection failed: the job goes back to the pool.
+    Lost(Lost),
+}
+
+/// A slot running `--exec` jobs.
+pub(crate) struct ExecSlot<'a> {
+    slot: Slot<'a>,
+    template: &'a Template,
+    /// The connection to the host's exec server (other machines only).
+    server: Option<Box<dyn Worker>>,
+    /// Connection failures in a row.
+    tries: u32,
+}
+
+impl<'a> ExecSlot<'a> {
+    pub(crate) fn new(slot: Slot<'a>, template: &'a Template) -> ExecSlot<'a> {
+        ExecSlot {
+            slot,
+            template,
+            server: None,
+            tries: 0,
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        while let Some(job) = self.slot.jobs.next() {
+            if self.slot.launcher.state().is_down() {
+                // Another slot of this host found it down: do not try it again.
+                self.slot.host_down(vec![job]);
+                return;
+            }
+            match self.run_job(job) {
+                Ok(r) => {
+                    self.tries = 0;
+                    self.slot.jobs.complete(r);
+                }
+                Err((job, lost)) => {
+                    self.tries += 1;
+                    if self.slot.connection_failed(&lost, self.tries) {
+                        self.slot.host_down(vec![job]);
+                        return;
+                    }
+                    self.slot.jobs.requeue([job]);
+                }
+            }
+        }
+        if let Some(s) = self.server.take() {
+            s.shutdown(std::time::Duration::from_secs(2));
+        }
+    }
+
+    /// Run one job to its end, retrying any failure up to `--retries` times (as GNU parallel
+    /// does: a non-zero exit too). `Err` hands the job back: its host connection failed.
+    fn run_job(&mut self, job: Job) -> Result<JobReport, (Job, Lost)> {
+        let argv = self.template.argv(&job.input);
+        let command = self.template.command_line(&argv);
+        let began = Instant::now();
+        let started = SystemTime::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (t, host) = match self.try_once(&argv) {
+                (Ok(t), host) => (t, host),
+                (Err(lost), _) => return Err((job, lost)),
+            };
+            if let Some(why) = t.outcome.error()
+                && !t.cancelled()
+                && self.slot.retry(job.seq, attempts, &why)
+            {
+                continue;
+            }
+            return Ok(JobReport {
+                job,
+                outcome: t.outcome,
+                output: t.stdout,
+                stderr: t.stderr,
+                slot: self.slot.n,
+                pid: t.pid,
+                attempts,
+                started,
+                duration: began.elapsed(),
+                command,
+                host: Some(host),
+            });
+        }
+    }
+
+    /// One try, here or on the slot's host; also where it ran.
+    fn try_once(&mut self, argv: &[OsString]) -> (Result<Tried, Lost>, Arc<str>) {
+        let launcher = self.slot.launcher;
+        let tried = if launcher.runs_here() {
+            launcher
+                .attempt(argv, &self.slot.settings.limits)
+                .map_err(|e| RemoteEnd::Spawn(e.to_string(), i32::from(e.exit().code())))
+        } else {
+            self.attempt_remote(argv)
+        };
+        let host = if launcher.runs_here() {
+            Arc::clone(&launcher.state().label)
+        } else {
+            launcher.host_of(self.server.as_ref().and_then(|w| w.remote_host()))
+        };
+        let tried = match tried {
+            Ok(a) => Ok(Tried::ran(a, &self.slot)),
+            Err(RemoteEnd::Spawn(msg, code)) => Ok(Tried::not_started(msg, code)),
+            Err(RemoteEnd::Lost(lost)) => Err(lost),
+        };
+        (tried, host)
+    }
+
+    /// One try through the host's exec server, connecting first if needed.
+    fn attempt_remote(&mut self, argv: &[OsString]) -> Result<Attempt, RemoteEnd> {
+        if self.server.is_none() {
+            let role = Role::Exec(&self.slot.settings.exec_limits);
+            let w = self
+                .slot
+                .launcher
+                .start(&role)
+                .map_err(|e| RemoteEnd::Lost(Lost::hopeless(e.to_string())))?;
+            self.server = Some(w);
+        }
+        let Some(w) = self.server.as_mut() else {
+            return Err(RemoteEnd::Lost(Lost::retry("no connection")));
+        };
+        let reply = if w.send(&JobRequest::line(argv)) {
+            w.wait(None)
+        } else {
+            w.wait(Some(std::time::Duration::from_secs(2)))
+        };
+        self.remote_reply(reply)
+    }
+
+    /// What the exec server's answer (or silence) means for the try.
+    fn remote_reply(&mut self, reply: Reply) -> Result<Attempt, RemoteEnd> {
+        match reply {
+            Reply::Message(m) => {
+                match JobReply::parse(&m).map_err(|e| RemoteEnd::Lost(Lost::retry(e)))? {
+                    JobReply::Ran(ran) => {
+                        let (a, cpu) = ran.into_attempt();
+                        self.slot.jobs.add_remote_cpu(cpu);
+                        Ok(a)
+                    }
+                    JobReply::NotStarted { error, exit } => Err(RemoteEnd::Spawn(error, exit)),
+                }
+            }
+            Reply::Interrupted => {
+                // Killed on the far side: its pid came with the job's start line.
+                let pid = self.server.take().and_then(|w| w.job_pid()).unwrap_or(0);
+                Ok(Attempt {
+                    pid,
+                    status: Status::Signaled(libc::SIGKILL),
+                    timed_out: false,
+                    cancelled: true,
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                })
+            }
+            Reply::Lost(lost) => {
+                self.server = None;
+                Err(RemoteEnd::Lost(lost))
+            }
+            Reply::Died(_) | Reply::TimedOut => {
+                self.server = None;
+                Err(RemoteEnd::Lost(Lost::retry("the remote side ended")))
+            }
+        }
+    }
+}

@@ -1,0 +1,521 @@
+//! What a `cluster` run will do, decided from the command line before anything starts: the
+//! job mode, the pool of hosts and slots, the limits, and what reporting needs. Pure: no
+//! process is started here, so every rule is unit-tested.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::tasks::Task;
+use super::template::Template;
+use crate::cli::{ClusterArgs, Halt, TaskName};
+use crate::process::Limits;
+use crate::usage::UsageError;
+use crate::values::HostSpec;
+
+/// How jobs are run.
+#[derive(Debug)]
+pub(crate) enum Mode {
+    /// A built-in task on pooled `cluster-worker`s.
+    Task(Task),
+    /// The user's IPC worker: its argv, and the command line as given (sent to remote sides
+    /// as one argument).
+    Worker { argv: Vec<String>, line: String },
+    /// One process per job.
+    Exec(Template),
+}
+
+/// The configuration every slot reads (never changed during the run).
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub mode: Mode,
+    pub halt: Halt,
+    pub retries: u32,
+    pub job_timeout: Option<Duration>,
+    pub limits: Limits,
+    /// Some slots run on other machines (jobs may be handed back; hosts are reported).
+    pub remote: bool,
+    /// `cluster-remote` arguments carrying how a worker is stopped.
+    pub stop_args: Vec<String>,
+    /// `cluster-remote --exec` arguments carrying the job limits.
+    pub exec_limits: Vec<String>,
+    /// The first pause of a slot whose worker or connection failed (it doubles each time).
+    pub backoff: Duration,
+}
+
+/// Where the slots run.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PoolPlan {
+    /// This machine only.
+    Local { workers: usize },
+    /// Every slot one Slurm job step.
+    Slurm {
+        workers: usize,
+        srun_args: Vec<String>,
+        remote_childproc: String,
+    },
+    /// Named hosts (`:` is this machine), each once, with its slot count; `slots` gives each
+    /// slot's host index, taking turns across hosts so a few jobs spread over all of them.
+    Hosts {
+        client: Vec<String>,
+        remote_childproc: String,
+        hosts: Vec<(HostSpec, usize)>,
+        slots: Vec<usize>,
+    },
+}
+
+impl PoolPlan {
+    #[cfg(test)]
+    pub(crate) fn workers(&self) -> usize {
+        match self {
+            PoolPlan::Local { workers } | PoolPlan::Slurm { workers, .. } => *workers,
+            PoolPlan::Hosts { slots, .. } => slots.len(),
+        }
+    }
+
+    pub(crate) fn remote(&self) -> bool {
+        !matches!(self, PoolPlan::Local { .. })
+    }
+}
+
+/// Whether the progress display is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Progress {
+    /// When stderr is a terminal.
+    Auto,
+    Always,
+    Never,
+}
+
+/// What the reporter needs to know.
+#[derive(Debug)]
+pub(crate) struct ReportPlan {
+    pub keep_order: bool,
+    pub json: bool,
+    /// `--exec`: outputs are raw stdout, stderr is printed grouped.
+    pub exec: bool,
+    pub joblog: Option<PathBuf>,
+    pub progress: Progress,
+    /// Records name the host, and the summary counts per host.
+    pub remote: bool,
+    /// The number of jobs, when known up front.
+    pub total: Option<u64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub settings: Settings,
+    pub pool: PoolPlan,
+    pub report: ReportPlan,
+    /// The inputs (none: stdin lines).
+    pub inputs: Vec<OsString>,
+    /// How long the run waits for its slots once interrupted.
+    pub stop_grace: Duration,
+}
+
+/// What the plan takes from the machine it runs on.
+pub(crate) struct Defaults {
+    /// Slots when nothing says how many.
+    pub parallelism: usize,
+    /// The task count of the current Slurm allocation.
+    pub allocation_tasks: Option<usize>,
+    /// This binary, the remote childproc under Slurm.
+    pub exe: Option<String>,
+}
+
+impl Defaults {
+    pub(crate) fn here() -> Defaults {
+        Defaults {
+            parallelism: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            allocation_tasks: super::launch::allocation_tasks(),
+            exe: std::env::current_exe()
+                .ok()
+                .map(|p| p.to_string_lossy().into_owned()),
+        }
+    }
+}
+
+/// The most slots a run may have.
+const MAX_SLOTS: usize = 4096;
+
+impl Plan {
+    pub(crate) fn from_args(a: ClusterArgs) -> anyhow::Result<Plan> {
+        Plan::build(a, &Defaults::here())
+    }
+
+    pub(crate) fn build(mut a: ClusterArgs, d: &Defaults) -> anyhow::Result<Plan> {
+        // A zero limit is no limit, as for every other duration.
+        a.job_timeout = a.job_timeout.filter(|t| !t.is_zero());
+        check_mode_options(&a)?;
+        let pool = pool(&a, d)?;
+        let remote = pool.remote();
+        let mode = mode(&a)?;
+        let report = ReportPlan {
+            keep_order: a.keep_order,
+            json: a.json,
+            exec: matches!(mode, Mode::Exec(_)),
+            joblog: a.joblog.clone(),
+            progress: match (a.progress, a.no_progress) {
+                (_, true) => Progress::Never,
+                (true, false) => Progress::Always,
+                (false, false) => Progress::Auto,
+            },
+            remote,
+            total: (!a.inputs.is_empty()).then_some(a.inputs.len() as u64),
+        };
+        let mut stop_grace = a.kill.kill_after.saturating_add(Duration::from_secs(1));
+        if remote {
+            stop_grace = stop_grace.saturating_add(super::worker::REMOTE_STOP_GRACE);
+        }
+        let settings = Settings {
+            mode,
+            halt: a.halt,
+            retries: a.retries,
+            job_timeout: a.job_timeout,
+            limits: a.kill.limits(a.job_timeout),
+            remote,
+            stop_args: stop_args(&a),
+            exec_limits: exec_limit_args(&a),
+            backoff: Duration::from_millis(100),
+        };
+        Ok(Plan {
+            settings,
+            pool,
+            report,
+            inputs: a.inputs,
+            stop_grace,
+        })
+    }
+}
+
+impl From<TaskName> for Task {
+    fn from(t: TaskName) -> Task {
+        match t {
+            TaskName::Fib => Task::Fib,
+            TaskName::Sum => Task::Sum,
+            TaskName::Primes => Task::Primes,
+            TaskName::Spin => Task::Spin,
+        }
+    }
+}
+
+fn mode(a: &ClusterArgs) -> Result<Mode, UsageError> {
+    if let Some(t) = a.task {
+        return Ok(Mode::Task(t.into()));
+    }
+    if let Some(w) = &a.worker {
+        let argv = shell_words::split(w).map_err(|e| UsageError(format!("--worker '{w}': {e}")))?;
+        if argv.is_empty() {
+            return Err(UsageError("--worker needs a command".into()));
+        }
+        return Ok(Mode::Worker {
+            argv,
+            line: w.clone(),
+        });
+    }
+    if let Some(t) = &a.exec {
+        return Template::parse(t, a.shell).map(Mode::Exec);
+    }
+    Err(UsageError(
+        "one of --task, --worker or --exec is required".into(),
+    ))
+}
+
+/// Options that only mean something in one mode are refused elsewhere, rather than ignored
+/// (`--shell --task sum` would otherwise quietly run without a shell).
+fn check_mode_options(a: &ClusterArgs) -> Result<(), UsageError> {
+    let remote = a.hosts.is_some() || a.hosts_file.is_some() || slurm(a);
+    if a.remote_childproc.is_some() && !remote {
+        return Err(UsageError(
+            "--remote-childproc only applies with --hosts, --hosts-file or --slurm".into(),
+        ));
+    }
+    if a.ssh != "ssh" && a.hosts.is_none() && a.hosts_file.is_none() {
+        return Err(UsageError(
+            "--ssh only applies with --hosts or --hosts-file".into(),
+        ));
+    }
+    let mode = if a.task.is_some() {
+        "--task"
+    } else if a.worker.is_some() {
+        "--worker"
+    } else {
+        return Ok(()); // --exec, or no mode at all (reported later)
+    };
+    if a.shell {
+        return Err(UsageError(format!(
+            "--shell only applies to --exec, not to {mode}"
+        )));
+    }
+    Ok(())
+}
+
+fn slurm(a: &ClusterArgs) -> bool {
+    a.slurm || a.slurm_args.is_some()
+}
+
+fn pool(a: &ClusterArgs, d: &Defaults) -> anyhow::Result<PoolPlan> {
+    if slurm(a) {
+        let srun_args = match &a.slurm_args {
+            Some(s) => {
+                shell_words::split(s).map_err(|e| UsageError(format!("--slurm-args '{s}': {e}")))?
+            }
+            None => Vec::new(),
+        };
+        let remote_childproc = match (&a.remote_childproc, &d.exe) {
+            (Some(p), _) | (None, Some(p)) => p.clone(),
+            (None, None) => anyhow::bail!("cannot find childproc's own executable"),
+        };
+        let workers = a.workers.or(d.allocation_tasks).unwrap_or(d.parallelism);
+        return Ok(PoolPlan::Slurm {
+            workers,
+            srun_args,
+            remote_childproc,
+        });
+    }
+    let hosts = host_list(a)?;
+    if hosts.is_empty() {
+        return Ok(PoolPlan::Local {
+            workers: a.workers.unwrap_or(d.parallelism),
+        });
+    }
+    let client =
+        shell_words::split(&a.ssh).map_err(|e| UsageError(format!("--ssh '{}': {e}", a.ssh)))?;
+    if client.is_empty() {
+        return Err(UsageError("--ssh needs a command".into()).into());
+    }
+    let hosts = merge_hosts(hosts, a.workers);
+    let slots = take_turns(&hosts);
+    if slots.len() > MAX_SLOTS {
+        return Err(UsageError(format!(
+            "{} slots in all is too many (at most {MAX_SLOTS})",
+            slots.len()
+        ))
+        .into());
+    }
+    Ok(PoolPlan::Hosts {
+        client,
+        remote_childproc: a
+            .remote_childproc
+            .clone()
+            .unwrap_or_else(|| "childproc".into()),
+        hosts,
+        slots,
+    })
+}
+
+/// `--hosts` and then the entries of `--hosts-file`.
+fn host_list(a: &ClusterArgs) -> Result<Vec<HostSpec>, UsageError> {
+    let mut hosts = a.hosts.clone().map(|h| h.0).unwrap_or_default();
+    let Some(f) = &a.hosts_file else {
+        return Ok(hosts);
+    };
+    let err = |e: &dyn std::fmt::Display| UsageError(format!("--hosts-file {}: {e}", f.display()));
+    let text = std::fs::read_to_string(f).map_err(|e| err(&e))?;
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if !line.is_empty() {
+            hosts.push(crate::values::parse_host(line).map_err(|e| err(&e))?);
+        }
+    }
+    if hosts.is_empty() {
+        return Err(err(&"no hosts in it"));
+    }
+    Ok(hosts)
+}
+
+/// Each host once (a host named twice gets the slots of both entries), with its slot count.
+fn merge_hosts(hosts: Vec<HostSpec>, workers: Option<usize>) -> Vec<(HostSpec, usize)> {
+    let mut merged: Vec<(HostSpec, usize)> = Vec::new();
+    for h in hosts {
+        let n = h.slots.or(workers).unwrap_or(1);
+        match merged.iter_mut().find(|(m, _)| m.label() == h.label()) {
+            Some((_, slots)) => *slots += n,
+            None => merged.push((h, n)),
+        }
+    }
+    merged
+}
+
+/// Each slot's host index: slots take turns across hosts.
+fn take_turns(hosts: &[(HostSpec, usize)]) -> Vec<usize> {
+    let mut left: Vec<usize> = hosts.iter().map(|(_, n)| *n).collect();
+    let mut slots = Vec::new();
+    while left.iter().any(|&n| n > 0) {
+        for (i, n) in left.iter_mut().enumerate() {
+            if *n > 0 {
+                *n -= 1;
+                slots.push(i);
+            }
+        }
+    }
+    slots
+}
+
+/// A duration as `cluster-remote` reads it: whole milliseconds, never rounded down to 0.
+fn millis(d: Duration) -> String {
+    (d.as_millis().max(u128::from(!d.is_zero()))).to_string()
+}
+
+/// `cluster-remote` options that carry the stop policy (`--kill-signal`, `--kill-after`).
+fn stop_args(a: &ClusterArgs) -> Vec<String> {
+    vec![
+        "--kill-signal".to_string(),
+        a.kill.kill_signal.number().to_string(),
+        "--kill-after".to_string(),
+        millis(a.kill.kill_after),
+    ]
+}
+
+/// `cluster-remote --exec` options that carry the job limits to the far side.
+fn exec_limit_args(a: &ClusterArgs) -> Vec<String> {
+    let mut v = stop_args(a);
+    if let Some(t) = a.job_timeout {
+        v.extend(["--job-timeout".to_string(), millis(t)]);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(words: &[&str]) -> ClusterArgs {
+        let mut argv = vec!["childproc", "cluster"];
+        argv.extend_from_slice(words);
+        match crate::cli::Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(crate::cli::Command::Cluster(a)) => a,
+            other => panic!("not cluster arguments: {other:?}"),
+        }
+    }
+
+    fn plan(words: &[&str]) -> anyhow::Result<Plan> {
+        let d = Defaults {
+            parallelism: 3,
+            allocation_tasks: Some(7),
+            exe: Some("/opt/cp".into()),
+        };
+        Plan::build(args(words), &d)
+    }
+
+    fn usage(words: &[&str]) -> String {
+        match plan(words) {
+            Ok(p) => panic!("accepted: {p:?}"),
+            Err(e) => {
+                assert!(e.downcast_ref::<UsageError>().is_some(), "{e}");
+                e.to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn modes() {
+        let p = plan(&["--task", "fib", "1"]).unwrap();
+        assert!(matches!(p.settings.mode, Mode::Task(Task::Fib)));
+        assert_eq!(p.pool, PoolPlan::Local { workers: 3 });
+        assert_eq!(p.report.total, Some(1));
+        let p = plan(&["--worker", "node 'my w.js'"]).unwrap();
+        let Mode::Worker { argv, line } = &p.settings.mode else {
+            panic!("{:?}", p.settings.mode);
+        };
+        assert_eq!(argv, &["node", "my w.js"]);
+        assert_eq!(line, "node 'my w.js'");
+        assert_eq!(p.report.total, None);
+        let p = plan(&["--exec", "echo {}", "-w", "2"]).unwrap();
+        assert!(p.report.exec);
+        assert_eq!(p.pool, PoolPlan::Local { workers: 2 });
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(usage(&["--worker", ""]).contains("--worker needs a command"));
+        assert!(usage(&["--worker", "'x"]).contains("--worker"));
+        assert!(usage(&["--exec", ""]).contains("--exec needs a command template"));
+        assert!(usage(&["--task", "sum", "--remote-childproc", "x"]).contains("only applies"));
+        assert!(usage(&["--task", "sum", "--ssh", "ssh -v"]).contains("--ssh only applies"));
+        assert!(usage(&["--task", "sum", "--hosts", "a", "--ssh", ""]).contains("needs a command"));
+        assert!(usage(&["--task", "sum", "--slurm-args", "'x"]).contains("--slurm-args"));
+    }
+
+    #[test]
+    fn limits_and_stop_arguments() {
+        let p = plan(&["--exec", "x", "--job-timeout", "0", "--kill-after", "0"]).unwrap();
+        assert_eq!(p.settings.job_timeout, None);
+        assert_eq!(p.settings.limits.kill_after, None);
+        let p = plan(&[
+            "--exec",
+            "x",
+            "--job-timeout",
+            "1500us",
+            "--kill-signal",
+            "INT",
+        ])
+        .unwrap();
+        assert_eq!(p.settings.job_timeout, Some(Duration::from_micros(1500)));
+        assert_eq!(
+            p.settings.exec_limits,
+            [
+                "--kill-signal",
+                "2",
+                "--kill-after",
+                "2000",
+                "--job-timeout",
+                "1"
+            ]
+        );
+        assert_eq!(p.settings.stop_args.len(), 4);
+        assert_eq!(p.stop_grace, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn hosts_merge_and_take_turns() {
+        let p = plan(&["--task", "sum", "--hosts", "2/a,b,a,:", "-w", "2"]).unwrap();
+        let PoolPlan::Hosts {
+            hosts,
+            slots,
+            remote_childproc,
+            client,
+        } = &p.pool
+        else {
+            panic!("{:?}", p.pool);
+        };
+        let counts: Vec<(String, usize)> = hosts.iter().map(|(h, n)| (h.label(), *n)).collect();
+        assert_eq!(counts, [("a".into(), 4), ("b".into(), 2), (":".into(), 2)]);
+        assert_eq!(slots, &[0, 1, 2, 0, 1, 2, 0, 0]);
+        assert_eq!(remote_childproc, "childproc");
+        assert_eq!(client, &["ssh"]);
+        assert!(p.report.remote && p.settings.remote);
+        assert!(p.stop_grace > Duration::from_secs(10));
+        assert!(usage(&["--task", "sum", "--hosts", "3000/a,2000/b"]).contains("at most 4096"));
+    }
+
+    #[test]
+    fn slurm_pool() {
+        let p = plan(&["--task", "sum", "--slurm-args", "-p debug"]).unwrap();
+        assert_eq!(
+            p.pool,
+            PoolPlan::Slurm {
+                workers: 7,
+                srun_args: vec!["-p".into(), "debug".into()],
+                remote_childproc: "/opt/cp".into(),
+            }
+        );
+        assert_eq!(p.pool.workers(), 7);
+    }
+
+    #[test]
+    fn hosts_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("hosts");
+        std::fs::write(&f, "# none\n\n").unwrap();
+        let f = f.to_string_lossy().into_owned();
+        assert!(usage(&["--task", "sum", "--hosts-file", &f]).contains("no hosts in it"));
+        std::fs::write(&f, "3/x # a comment\n y \n").unwrap();
+        let p = plan(&["--task", "sum", "--hosts-file", &f]).unwrap();
+        assert_eq!(p.pool.workers(), 4);
+        assert!(
+            usage(&["--task", "sum", "--hosts-file", "/nonexistent/h"]).contains("--hosts-file")
+        );
+    }
+}
