@@ -127,6 +127,7 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('--task', '--task', [CompletionResultType]::ParameterName, 'Built-in CPU task run by pooled childproc workers; each input is N')
             [CompletionResult]::new('--worker', '--worker', [CompletionResultType]::ParameterName, 'Persistent worker command speaking the Node IPC protocol (e.g. ''node worker.js'')')
             [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'One process per job; {} is replaced by the input (appended when absent)')
+            [CompletionResult]::new('--serialization', '--serialization', [CompletionResultType]::ParameterName, 'With --worker: the channel''s wire format, as Node''s `serialization` option (json, or advanced: inputs and results in the tagged JSON form of fork --serialization advanced)')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retry a failed job (non-zero exit, signal, crashed worker, timeout) up to N times')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Kill a job (its process group) that runs longer than DURATION (0 = no limit)')
             [CompletionResult]::new('--halt', '--halt', [CompletionResultType]::ParameterName, 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)')
@@ -168,6 +169,7 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
         'childproc;cluster-remote' {
             [CompletionResult]::new('--task', '--task', [CompletionResultType]::ParameterName, 'Relay for a pooled built-in task worker')
             [CompletionResult]::new('--worker', '--worker', [CompletionResultType]::ParameterName, 'Relay for this IPC worker command (shell-words)')
+            [CompletionResult]::new('--serialization', '--serialization', [CompletionResultType]::ParameterName, 'With --worker: the worker''s channel serialization (json or advanced)')
             [CompletionResult]::new('--job-timeout', '--job-timeout', [CompletionResultType]::ParameterName, 'Kill an --exec job that runs longer than DURATION')
             [CompletionResult]::new('--kill-signal', '--kill-signal', [CompletionResultType]::ParameterName, 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)')
             [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'Grace period before SIGKILL follows the kill signal (0 = never escalate)')

@@ -97,7 +97,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__cluster)
-            opts="-w -k -h -V --workers --task --worker --exec --shell --keep-order --json --retries --job-timeout --halt --joblog --progress --no-progress --hosts --hosts-file --ssh --remote-childproc --slurm --slurm-args --kill-signal --kill-after --help --version"
+            opts="-w -k -h -V --workers --task --worker --exec --serialization --shell --keep-order --json --retries --job-timeout --halt --joblog --progress --no-progress --hosts --hosts-file --ssh --remote-childproc --slurm --slurm-args --kill-signal --kill-after --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -120,6 +120,10 @@ _childproc() {
                     return 0
                     ;;
                 --exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --serialization)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -175,7 +179,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__cluster__subcmd__remote)
-            opts="-h -V --task --worker --exec --announce-starts --job-timeout --kill-signal --kill-after --help --version"
+            opts="-h -V --task --worker --exec --serialization --announce-starts --job-timeout --kill-signal --kill-after --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -186,6 +190,10 @@ _childproc() {
                     return 0
                     ;;
                 --worker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --serialization)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

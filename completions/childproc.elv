@@ -119,6 +119,7 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand --task 'Built-in CPU task run by pooled childproc workers; each input is N'
             cand --worker 'Persistent worker command speaking the Node IPC protocol (e.g. ''node worker.js'')'
             cand --exec 'One process per job; {} is replaced by the input (appended when absent)'
+            cand --serialization 'With --worker: the channel''s wire format, as Node''s `serialization` option (json, or advanced: inputs and results in the tagged JSON form of fork --serialization advanced)'
             cand --retries 'Retry a failed job (non-zero exit, signal, crashed worker, timeout) up to N times'
             cand --job-timeout 'Kill a job (its process group) that runs longer than DURATION (0 = no limit)'
             cand --halt 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)'
@@ -157,6 +158,7 @@ set edit:completion:arg-completer[childproc] = {|@words|
         &'childproc;cluster-remote'= {
             cand --task 'Relay for a pooled built-in task worker'
             cand --worker 'Relay for this IPC worker command (shell-words)'
+            cand --serialization 'With --worker: the worker''s channel serialization (json or advanced)'
             cand --job-timeout 'Kill an --exec job that runs longer than DURATION'
             cand --kill-signal 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)'
             cand --kill-after 'Grace period before SIGKILL follows the kill signal (0 = never escalate)'

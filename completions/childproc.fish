@@ -101,6 +101,7 @@ primes\t'Count the primes below N (N <= 2*10^9)'
 spin\t'Busy-loop for N milliseconds (at most a day)'"
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l worker -d 'Persistent worker command speaking the Node IPC protocol (e.g. \'node worker.js\')' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l exec -d 'One process per job; {} is replaced by the input (appended when absent)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l serialization -d 'With --worker: the channel\'s wire format, as Node\'s `serialization` option (json, or advanced: inputs and results in the tagged JSON form of fork --serialization advanced)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l retries -d 'Retry a failed job (non-zero exit, signal, crashed worker, timeout) up to N times' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l job-timeout -d 'Kill a job (its process group) that runs longer than DURATION (0 = no limit)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l halt -d 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)' -r -f -a "never\t'Run every job regardless'
@@ -131,6 +132,7 @@ sum\t'Sum of 0..=N computed in a loop'
 primes\t'Count the primes below N (N <= 2*10^9)'
 spin\t'Busy-loop for N milliseconds (at most a day)'"
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l worker -d 'Relay for this IPC worker command (shell-words)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l serialization -d 'With --worker: the worker\'s channel serialization (json or advanced)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l job-timeout -d 'Kill an --exec job that runs longer than DURATION' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l kill-signal -d 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l kill-after -d 'Grace period before SIGKILL follows the kill signal (0 = never escalate)' -r

@@ -310,6 +310,11 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "TEMPLATE")]
     pub exec: Option<String>,
 
+    /// With --worker: the channel's wire format, as Node's `serialization` option (json, or
+    /// advanced: inputs and results in the tagged JSON form of fork --serialization advanced)
+    #[arg(long, value_name = "MODE", default_value = "json", value_parser = values::parse_serialization)]
+    pub serialization: crate::ipc::Serialization,
+
     /// With --exec: run the template through /bin/sh -c, the input shell-quoted
     #[arg(long, requires = "exec")]
     pub shell: bool,
@@ -415,6 +420,10 @@ pub struct RemoteArgs {
     /// Serve --exec jobs sent as JSON requests
     #[arg(long)]
     pub exec: bool,
+
+    /// With --worker: the worker's channel serialization (json or advanced)
+    #[arg(long, value_name = "MODE", default_value = "json", value_parser = values::parse_serialization)]
+    pub serialization: crate::ipc::Serialization,
 
     /// With --exec: say when each job has started (its pid), so a job killed before it
     /// answers is still reported with its pid. Not under srun: its I/O forwarding delays a

@@ -296,3 +296,72 @@ const server = net.createServer().listen(0, '127.0.0.1', () => {
         assert_eq!(o.trim(), format!("{mode} 0,1,2,3,4"), "{e}");
     }
 }
+
+#[test]
+fn cluster_workers_speak_advanced_too() {
+    // `cluster --worker --serialization advanced`: each job reaches a Node worker as a V8
+    // value (the tagged input becomes a BigInt), and its answer comes back in the JSON form.
+    let dir = tempfile::tempdir().unwrap();
+    let worker = dir.path().join("w.js");
+    std::fs::write(
+        &worker,
+        "process.on('message', (m) => process.send({ twice: m.n * 2n, isBig: typeof m.n }));",
+    )
+    .unwrap();
+    let inputs = r#"{"n":{"$v8":"bigint","value":"21"}}
+{"n":{"$v8":"bigint","value":"9007199254740993"}}
+"#;
+    let line = format!("node {}", worker.display());
+    let done = run_args(
+        [
+            "cluster",
+            "-w",
+            "2",
+            "-k",
+            "--no-progress",
+            "--serialization",
+            "advanced",
+            "--worker",
+            &line,
+        ],
+        Feed::Bytes(inputs.as_bytes().to_vec()),
+        LIMIT,
+    );
+    assert_eq!(done.code(), Some(0), "{}", done.err());
+    assert_eq!(
+        done.out(),
+        concat!(
+            r#"{"twice":{"$v8":"bigint","value":"42"},"isBig":"bigint"}"#,
+            "\n",
+            r#"{"twice":{"$v8":"bigint","value":"18014398509481986"},"isBig":"bigint"}"#,
+            "\n"
+        )
+    );
+    // Only --worker has a channel of the user's: elsewhere the option is refused.
+    let done = run_args(
+        [
+            "cluster",
+            "--serialization",
+            "advanced",
+            "--task",
+            "sum",
+            "3",
+        ],
+        Feed::Null,
+        LIMIT,
+    );
+    assert_eq!(done.code(), Some(125), "{}", done.err());
+}
+
+#[test]
+fn the_task_worker_role_accepts_an_advanced_node_parent() {
+    let script = r#"
+const { fork } = require('child_process');
+const c = fork('cluster-worker', [], { execPath: process.argv[2], execArgv: [], serialization: 'advanced' });
+c.on('message', (m) => { console.log(JSON.stringify(m)); c.disconnect(); });
+c.send({ task: 'fib', input: '10' });
+"#;
+    let (out, err, ok) = node("task.js", script, None);
+    assert!(ok, "{out}{err}");
+    assert_eq!(out.trim(), r#"{"result":55}"#, "{err}");
+}

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -186,6 +186,7 @@ fn settings(mode: Mode, retries: u32, halt: Halt, remote: bool) -> Settings {
 
 fn worker_mode() -> Mode {
     Mode::Worker {
+        serialization: crate::ipc::Serialization::Json,
         argv: vec!["w".into()],
         line: "w".into(),
     }
@@ -328,9 +329,21 @@ fn one_crash_looping_slot_leaves_its_jobs_to_the_others() {
 #[test]
 fn a_lost_connection_hands_the_jobs_back() {
     let s = settings(worker_mode(), 0, Halt::Never, true);
-    // Host a loses every connection and goes down; host b runs everything.
-    let a = FakeLauncher::new("a", false, |_, _| Act::Lose);
-    let b = FakeLauncher::new("b", false, |_, _| Act::Answer("1"));
+    // Host a loses every connection and goes down; host b runs everything. b answers only
+    // once a has lost a connection (bounded wait), so a hand-back really happens even when
+    // b alone could finish first.
+    static LOST: AtomicBool = AtomicBool::new(false);
+    let a = FakeLauncher::new("a", false, |_, _| {
+        LOST.store(true, Ordering::SeqCst);
+        Act::Lose
+    });
+    let b = FakeLauncher::new("b", false, |_, _| {
+        let t = std::time::Instant::now();
+        while !LOST.load(Ordering::SeqCst) && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Act::Answer("1")
+    });
     let (reports, collapsed) = run_slots(&s, 50, &[&a, &b]);
     assert_eq!(seqs(&reports), (1..=50).collect::<Vec<_>>());
     assert!(reports.iter().all(|r| r.outcome.ok()));

@@ -119,8 +119,13 @@ impl<'a> IpcSlot<'a> {
     }
 
     /// A slot of the user's IPC worker `argv` (`line` as the user wrote it).
-    pub(crate) fn worker(slot: Slot<'a>, argv: &'a [String], line: &'a str) -> IpcSlot<'a> {
-        let role = Role::Worker(argv, line, &slot.settings.stop_args);
+    pub(crate) fn worker(
+        slot: Slot<'a>,
+        argv: &'a [String],
+        line: &'a str,
+        ser: crate::ipc::Serialization,
+    ) -> IpcSlot<'a> {
+        let role = Role::Worker(argv, line, &slot.settings.stop_args, ser);
         let command = quote::join(argv.iter().map(String::as_bytes));
         IpcSlot::new(slot, role, None, command, 1)
     }

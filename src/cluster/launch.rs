@@ -25,7 +25,13 @@ pub(crate) enum Role<'a> {
     Task(Task, &'a [String]),
     /// The user's IPC worker: its argv, the command line as given, and the `cluster-remote`
     /// options of its stop policy (`--kill-signal`, `--kill-after`).
-    Worker(&'a [String], &'a str, &'a [String]),
+    /// And the channel's serialization.
+    Worker(
+        &'a [String],
+        &'a str,
+        &'a [String],
+        crate::ipc::Serialization,
+    ),
     /// A server of `--exec` jobs (remote launchers only), with the job limits as arguments.
     Exec(&'a [String]),
 }
@@ -138,7 +144,11 @@ impl Launcher for Local {
                 });
             }
         };
-        Ok(Box::new(IpcWorker::start(spec)?))
+        let ser = match role {
+            Role::Worker(.., ser) => *ser,
+            _ => crate::ipc::Serialization::Json,
+        };
+        Ok(Box::new(IpcWorker::start(spec, ser)?))
     }
 
     fn runs_here(&self) -> bool {
@@ -158,9 +168,12 @@ fn remote_args(role: &Role) -> Vec<String> {
             v.extend(["--task".into(), t.name().into()]);
             v.extend(stop.iter().cloned());
         }
-        Role::Worker(_, line, stop) => {
+        Role::Worker(_, line, stop, ser) => {
             v.extend(["--worker".into(), (*line).to_string()]);
             v.extend(stop.iter().cloned());
+            if *ser == crate::ipc::Serialization::Advanced {
+                v.extend(["--serialization".into(), "advanced".into()]);
+            }
         }
         Role::Exec(limits) => {
             v.push("--exec".into());
@@ -412,7 +425,12 @@ mod tests {
         assert_eq!(&words[words.len() - 4..], ["-p", "2222", "--", "me@box"]);
         let argv = vec!["node".to_string(), "w.js".to_string()];
         let line = shell_words::join(std::iter::once("/opt/my cp".to_string()).chain(remote_args(
-            &Role::Worker(&argv, "node 'my w.js'; rm -rf ~", &[]),
+            &Role::Worker(
+                &argv,
+                "node 'my w.js'; rm -rf ~",
+                &[],
+                crate::ipc::Serialization::Json,
+            ),
         )));
         assert_eq!(
             shell_words::split(&line).unwrap(),

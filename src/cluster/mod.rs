@@ -111,7 +111,11 @@ fn run_slot(slot: Slot) {
     match &slot.settings.mode {
         Mode::Exec(template) => ExecSlot::new(slot, template).run(),
         Mode::Task(task) => IpcSlot::task(slot, *task).run(),
-        Mode::Worker { argv, line } => IpcSlot::worker(slot, argv, line).run(),
+        Mode::Worker {
+            argv,
+            line,
+            serialization,
+        } => IpcSlot::worker(slot, argv, line, *serialization).run(),
     }
 }
 

@@ -20,7 +20,11 @@ pub(crate) enum Mode {
     Task(Task),
     /// The user's IPC worker: its argv, and the command line as given (sent to remote sides
     /// as one argument).
-    Worker { argv: Vec<String>, line: String },
+    Worker {
+        argv: Vec<String>,
+        line: String,
+        serialization: crate::ipc::Serialization,
+    },
     /// One process per job.
     Exec(Template),
 }
@@ -211,6 +215,7 @@ fn mode(a: &ClusterArgs) -> Result<Mode, UsageError> {
         return Ok(Mode::Worker {
             argv,
             line: w.clone(),
+            serialization: a.serialization,
         });
     }
     if let Some(t) = &a.exec {
@@ -233,6 +238,11 @@ fn check_mode_options(a: &ClusterArgs) -> Result<(), UsageError> {
     if a.ssh != "ssh" && a.hosts.is_none() && a.hosts_file.is_none() {
         return Err(UsageError(
             "--ssh only applies with --hosts or --hosts-file".into(),
+        ));
+    }
+    if a.serialization != crate::ipc::Serialization::Json && a.worker.is_none() {
+        return Err(UsageError(
+            "--serialization only applies to --worker (the channel to your worker)".into(),
         ));
     }
     let mode = if a.task.is_some() {
@@ -416,7 +426,7 @@ mod tests {
         assert_eq!(p.pool, PoolPlan::Local { workers: 3 });
         assert_eq!(p.report.total, Some(1));
         let p = plan(&["--worker", "node 'my w.js'"]).unwrap();
-        let Mode::Worker { argv, line } = &p.settings.mode else {
+        let Mode::Worker { argv, line, .. } = &p.settings.mode else {
             panic!("{:?}", p.settings.mode);
         };
         assert_eq!(argv, &["node", "my w.js"]);

@@ -53,7 +53,12 @@ pub(crate) fn run(a: RemoteArgs) -> anyhow::Result<Exit> {
     } else {
         return Err(UsageError("one of --task, --worker or --exec is required".into()).into());
     };
-    relay(spec, &a.kill.limits(None))
+    let ser = if a.task.is_some() {
+        crate::ipc::Serialization::Json
+    } else {
+        a.serialization
+    };
+    relay(spec, ser, &a.kill.limits(None))
 }
 
 fn hostname() -> String {
@@ -94,8 +99,12 @@ fn watch_stdin(mut each: impl FnMut(&[u8]) -> bool + Send + 'static) {
         });
 }
 
-fn relay(spec: Spec, stop: &process::Limits) -> anyhow::Result<Exit> {
-    let mut w = IpcWorker::start(spec)?;
+fn relay(
+    spec: Spec,
+    ser: crate::ipc::Serialization,
+    stop: &process::Limits,
+) -> anyhow::Result<Exit> {
+    let mut w = IpcWorker::start(spec, ser)?;
     w.set_stop(stop);
     let mut to_worker = w.writer()?;
     let mut out = std::io::stdout().lock();

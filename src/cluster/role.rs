@@ -9,11 +9,19 @@ use crate::exit::Exit;
 use crate::ipc;
 
 pub(crate) fn run() -> anyhow::Result<Exit> {
-    let Some(stream) = ipc::from_env()? else {
+    let Some((stream, ser)) = ipc::from_env_any()? else {
         anyhow::bail!("no IPC channel: cluster-worker runs under `childproc cluster --task`");
     };
-    ipc::serve(&stream, "cluster-worker", |msg| Some(answer(msg)))
-        .context("reading the IPC channel")?;
+    match ser {
+        ipc::Serialization::Json => ipc::serve(&stream, "cluster-worker", |msg| Some(answer(msg))),
+        // A Node or execa parent's advanced channel: the same requests and answers, as V8
+        // values.
+        ipc::Serialization::Advanced => ipc::serve_frames(&stream, "cluster-worker", |_, v| {
+            let reply = answer(&ipc::v8::to_json(v));
+            ipc::v8::json_to_frame(&reply).ok().map(|f| f[4..].to_vec())
+        }),
+    }
+    .context("reading the IPC channel")?;
     Ok(Exit::Child(0))
 }
 

@@ -103,6 +103,8 @@ pub(crate) struct IpcWorker {
     child: Option<Running>,
     stream: UnixStream,
     dec: ipc::LineDecoder,
+    /// An `advanced` channel's frames (`None`: json lines in `dec`).
+    frames: Option<ipc::v8::FrameDecoder>,
     buf: Vec<u8>,
     pid: i32,
     remote: Option<RemoteState>,
@@ -123,10 +125,10 @@ fn io_err(what: &str, source: std::io::Error) -> SpawnError {
 
 impl IpcWorker {
     /// Start `spec` with a channel on fd 3; its stdout goes to our stderr, stdin is /dev/null.
-    pub(crate) fn start(mut spec: Spec) -> Result<IpcWorker, SpawnError> {
+    pub(crate) fn start(mut spec: Spec, ser: ipc::Serialization) -> Result<IpcWorker, SpawnError> {
         let (parent, child_end) =
             ipc::socketpair().map_err(|e| io_err("cannot create the IPC socketpair", e))?;
-        for (k, v) in ipc::child_env() {
+        for (k, v) in ipc::child_env_for(ser) {
             spec.env.push((k.into(), v.into()));
         }
         spec.fd3 = Some(child_end);
@@ -136,7 +138,11 @@ impl IpcWorker {
             .map_err(|e| io_err("cannot duplicate stderr", e))?;
         spec.stdout = Output::File(err.into());
         spec.stderr = Output::Inherit;
-        IpcWorker::spawn(spec, parent, None)
+        let mut w = IpcWorker::spawn(spec, parent, None)?;
+        if ser == ipc::Serialization::Advanced {
+            w.frames = Some(ipc::v8::FrameDecoder::new());
+        }
+        Ok(w)
     }
 
     /// Start a launcher (`ssh …`, `srun …`) whose stdin and stdout are the channel to a
@@ -173,6 +179,7 @@ impl IpcWorker {
             child: Some(child),
             stream,
             dec: ipc::LineDecoder::new(),
+            frames: None,
             buf: vec![0u8; 64 * 1024],
             remote,
             stop_signal: libc::SIGKILL,
@@ -202,10 +209,21 @@ impl IpcWorker {
         if let Some(r) = &mut self.remote {
             r.job_pid = None;
         }
+        if self.frames.is_some() {
+            return self.stream.write_all(&advanced_frame(msg)).is_ok();
+        }
         let mut line = Vec::with_capacity(msg.len() + 1);
         line.extend_from_slice(msg);
         line.push(b'\n');
         self.stream.write_all(&line).is_ok()
+    }
+
+    /// Take in bytes read from the channel.
+    fn push(&mut self, k: usize) {
+        match &mut self.frames {
+            Some(f) => f.push(&self.buf[..k]),
+            None => self.dec.push(&self.buf[..k]),
+        }
     }
 
     /// Wait for the next user message from the worker (or its death, the timeout, a stop).
@@ -258,7 +276,7 @@ impl IpcWorker {
                     let status = self.exit_status(Duration::from_millis(500));
                     return Some(self.ended(status));
                 }
-                Ok(k) => self.dec.push(&self.buf[..k]),
+                Ok(k) => self.push(k),
             }
         } else if exited {
             return Some(self.after_exit());
@@ -301,7 +319,7 @@ impl IpcWorker {
             if k == 0 {
                 break;
             }
-            self.dec.push(&self.buf[..k]);
+            self.push(k);
         }
         let _ = self.stream.set_nonblocking(false);
     }
@@ -331,6 +349,9 @@ impl IpcWorker {
 
     /// The next complete user message already received, if any.
     fn next_message(&mut self) -> Option<Vec<u8>> {
+        if self.frames.is_some() {
+            return self.next_frame();
+        }
         while let Some(l) = self.dec.next_line() {
             if ipc::is_blank(l) {
                 continue;
@@ -346,6 +367,30 @@ impl IpcWorker {
                     "worker {}: malformed message skipped: {e}",
                     self.pid
                 )),
+            }
+        }
+        None
+    }
+
+    /// [`next_message`](Self::next_message) on an `advanced` channel: the next user message
+    /// in the JSON form. A frame that does not decode is reported and skipped; a length Node
+    /// could not have written loses the framing, which ends the channel for this worker.
+    fn next_frame(&mut self) -> Option<Vec<u8>> {
+        let pid = self.pid;
+        let frames = self.frames.as_mut()?;
+        while let Some(frame) = frames.next_frame() {
+            let Ok(payload) = frame else {
+                error_line(&format!(
+                    "worker {pid}: a message of 2 GiB or more; the channel's framing is lost"
+                ));
+                let _ = self.stream.shutdown(std::net::Shutdown::Both);
+                *frames = ipc::v8::FrameDecoder::new();
+                return None;
+            };
+            match ipc::v8::decode(payload) {
+                Ok(v) if ipc::v8::internal_cmd(&v).is_some() => {}
+                Ok(v) => return Some(ipc::v8::to_json(&v)),
+                Err(e) => error_line(&format!("worker {pid}: malformed message skipped: {e}")),
             }
         }
         None
@@ -498,6 +543,20 @@ impl Drop for IpcWorker {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A job for an `advanced` worker: the input's JSON (tagged form honoured) as a frame; an
+/// input whose tags do not describe a value goes as the string it is.
+fn advanced_frame(msg: &[u8]) -> Vec<u8> {
+    ipc::v8::json_to_frame(msg).unwrap_or_else(|_| {
+        let text = String::from_utf8_lossy(msg);
+        ipc::v8::json_to_frame(
+            serde_json::Value::String(text.into_owned())
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap_or_default()
+    })
 }
 
 #[cfg(test)]
