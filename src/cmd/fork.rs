@@ -9,6 +9,7 @@
 //! the channel open is under `--timeout` and signals like one that keeps a stdout pipe open.
 
 mod frames;
+mod handle;
 mod outbox;
 mod quiet;
 
@@ -75,6 +76,9 @@ struct Activity {
     partial: AtomicBool,
     /// Writing a message to our stdout failed: 1 = EPIPE (quiet end), 2 = another error.
     out_failed: AtomicU8,
+    /// Answers to handles we sent: `NODE_HANDLE_ACK`s and `NODE_HANDLE_NACK`s received.
+    acks: AtomicU64,
+    nacks: AtomicU64,
 }
 
 pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
@@ -216,6 +220,15 @@ struct Printer<'a> {
 }
 
 impl Printer<'_> {
+    /// Count an ACK or NACK of a handle we sent (the writer waits for them).
+    fn answer(&self, internal: &[u8]) {
+        if internal == ipc::HANDLE_ACK {
+            self.activity.acks.fetch_add(1, Ordering::SeqCst);
+        } else if internal == ipc::HANDLE_NACK {
+            self.activity.nacks.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
     fn print(&mut self, msg: &[u8]) {
         if self.ok
             && let Err(e) = self
@@ -312,7 +325,10 @@ fn deliver(line: &[u8], line_no: u64, fd_ready: bool, p: &mut Printer, messages:
     }
     match ipc::compact_lossy(line) {
         Ok(msg) if ipc::is_internal(&msg) => match ipc::handle_message(&msg) {
-            None => Line::Done,
+            None => {
+                p.answer(&msg);
+                Line::Done
+            }
             Some(h) => {
                 if let Some(m) = h.msg.filter(|m| fd_ready && !ipc::is_internal(m)) {
                     p.print(m);

@@ -143,6 +143,35 @@ fn take_rights(msg: &libc::msghdr, fds: &mut FdQueue) {
     }
 }
 
+/// Write one whole message (`message`: a line with its `\n`, or a frame) with `fd` attached
+/// as `SCM_RIGHTS`, as Node sends a handle: exactly one descriptor, on the `sendmsg` that
+/// writes the start of the envelope. A stream socket may take only part of the message; the
+/// rest follows with plain writes (the descriptor travels with the first part, and the
+/// receiver keeps it until the whole message has arrived).
+pub fn send_with_fd(
+    stream: &UnixStream,
+    message: &[u8],
+    fd: std::os::fd::BorrowedFd<'_>,
+) -> io::Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, UnixAddr, sendmsg};
+    let fds = [fd.as_raw_fd()];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let sent = loop {
+        match sendmsg::<UnixAddr>(
+            stream.as_raw_fd(),
+            &[io::IoSlice::new(message)],
+            &cmsg,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) {
+            Ok(n) => break n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    };
+    io::Write::write_all(&mut &*stream, &message[sent..])
+}
+
 /// A [`Read`] over the channel that keeps the descriptors it receives: give it to a
 /// [`MessageReader`](super::MessageReader) and claim them with `get_mut().fds`.
 #[derive(Debug)]
@@ -208,6 +237,26 @@ pub fn handle_message(line: &[u8]) -> Option<HandleMessage<'_>> {
 mod tests {
     use super::*;
     use std::io::IoSlice;
+
+    #[test]
+    fn a_descriptor_sent_with_a_message_arrives_with_it() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let line = br#"{"cmd":"NODE_HANDLE","type":"net.Native","msg":1}"#.to_vec();
+        let mut msg = line.clone();
+        msg.push(b'\n');
+        send_with_fd(&a, &msg, std::os::fd::AsFd::as_fd(&r)).unwrap();
+        drop(r);
+        let mut fds = FdQueue::default();
+        let mut buf = [0u8; 256];
+        let n = recv_with_fds(&b, &mut buf, &mut fds).unwrap();
+        assert_eq!(&buf[..n], &msg[..]);
+        let got = fds.pop().expect("the descriptor came along");
+        nix::unistd::write(&w, b"z").unwrap();
+        let mut one = [0u8; 1];
+        assert_eq!(nix::unistd::read(&got, &mut one).unwrap(), 1);
+        assert_eq!(&one, b"z");
+    }
 
     fn send_fds(s: &UnixStream, bytes: &[u8], fds: &[RawFd]) {
         use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};

@@ -39,7 +39,7 @@ pub use channel::{
 };
 pub use fds::{
     FdQueue, FdReader, HANDLE_ACK, HANDLE_NACK, HandleMessage, MAX_FDS_PER_READ, handle_message,
-    recv_with_fds,
+    recv_with_fds, send_with_fd,
 };
 pub use frame::{
     FrameError, Incoming, LineDecoder, classify, compact, compact_lossy, encode, encode_into,

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use super::{Activity, CHUNK, Outbox, Printer, answer_handle, check_fds};
 use crate::error_line;
-use crate::ipc::{FdQueue, FdReader, Serialization, v8};
+use crate::ipc::{self, FdQueue, FdReader, Serialization, v8};
 
 /// Print every user message from the child, in order, until the channel closes.
 pub(super) fn relay_from_child(stream: &UnixStream, activity: &Activity, outbox: &Outbox) {
@@ -89,7 +89,14 @@ fn deliver(
             answer_handle(fds, kind, frame_no, outbox, Serialization::Advanced);
             msg.is_some()
         }
-        Some(_) => false,
+        Some(cmd) => {
+            match cmd {
+                "NODE_HANDLE_ACK" => p.answer(ipc::HANDLE_ACK),
+                "NODE_HANDLE_NACK" => p.answer(ipc::HANDLE_NACK),
+                _ => {}
+            }
+            false
+        }
     }
 }
 

@@ -41,6 +41,17 @@ impl Outbox {
         Ok(())
     }
 
+    /// Write one whole message with `fd` attached (a handle: `NODE_HANDLE` envelope and its
+    /// descriptor on one `sendmsg`), between other whole messages.
+    pub fn write_with_fd(&self, message: &[u8], fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+        {
+            let _g = take(&self.lock);
+            crate::ipc::send_with_fd(&self.stream, message, fd)?;
+        }
+        self.write_pending();
+        Ok(())
+    }
+
     /// Send one control message (whole: a line with its `\n`, or a frame) as soon as no
     /// message is being written: at once if the socket is free, otherwise right after the
     /// current write. Never blocks on the writer. Errors are ignored: the child has gone,
