@@ -128,7 +128,7 @@ fn get(port: u16, path: &str) -> Result<String, String> {
     let mut resp = String::new();
     s.read_to_string(&mut resp)
         .map_err(|e| format!("read: {e}"))?;
-    if !resp.starts_with("HTTP/1.0 200") {
+    if !(resp.starts_with("HTTP/1.0 200") || resp.starts_with("HTTP/1.1 200")) {
         return Err(format!("answer: {resp:?}"));
     }
     Ok(resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
@@ -389,7 +389,7 @@ fn sigterm_lets_an_in_flight_slow_request_finish_and_exits_0() {
     let port = s.port();
     s.wait_count("serving", 1);
     let slow = std::thread::spawn(move || get(port, "/slow?ms=1500"));
-    std::thread::sleep(Duration::from_millis(400));
+    s.wait_err("slow request started");
     let t = Instant::now();
     s.signal(Signal::SIGTERM);
     assert_eq!(slow.join().unwrap().map(|b| id_of(&b)), Ok(1));
@@ -628,4 +628,136 @@ fn a_missing_program_is_127_before_any_worker_runs() {
         .unwrap();
     assert_eq!(out.status.code(), Some(127), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no-such-server-xyz"));
+}
+
+// ------------------------------------------------------------------ Node's cluster protocol
+
+const NODE_APP: &str = "tests/fixtures/serve/cluster_app.js";
+
+/// `serve` of the unmodified Node cluster app, its port chosen by the kernel (`PORT=0`: every
+/// worker asks for the same address and gets the one socket childproc bound for the first).
+fn node_serve(extra: &[&str]) -> (Serve, u16) {
+    let app = fixture(NODE_APP);
+    let mut args = vec!["-w", "2", "-e", "PORT=0"];
+    args.extend_from_slice(extra);
+    args.extend(["--", app.as_str()]);
+    let s = Serve::start(&args);
+    s.wait_count("ready (listening)", 2);
+    let port = s.port();
+    (s, port)
+}
+
+#[test]
+fn an_unmodified_node_cluster_app_answers_2000_requests_on_both_workers() {
+    let (s, port) = node_serve(&[]);
+    let mut by_id: BTreeMap<u32, usize> = BTreeMap::new();
+    for i in 0..2000 {
+        let body = get(port, "/").unwrap_or_else(|e| panic!("request {i}: {e}"));
+        *by_id.entry(id_of(&body)).or_default() += 1;
+    }
+    assert_eq!(
+        by_id.keys().copied().collect::<Vec<_>>(),
+        [1, 2],
+        "{by_id:?}"
+    );
+    assert_eq!(s.wait_count("listening on 127.0.0.1:", 2).len(), 2);
+    s.signal(Signal::SIGTERM);
+    let (code, err) = s.wait();
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn a_node_worker_that_throws_every_50th_request_is_restarted() {
+    let (s, port) = node_serve(&["-e", "THROW_EVERY=50", "--max-restarts", "100"]);
+    let (mut ok, mut failed) = (0, 0);
+    for _ in 0..400 {
+        match get(port, "/") {
+            Ok(_) => ok += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    assert!(ok >= 400 - 400 / 50 - 2, "{ok} answered, {failed} failed");
+    assert!(failed >= 1, "some requests hit a throw");
+    let restarts = s.wait_count("restarting in", 1).len();
+    assert!(restarts >= 1);
+    s.signal(Signal::SIGTERM);
+    assert_eq!(s.wait().0, Some(0));
+}
+
+#[test]
+fn node_workers_reload_under_load_without_losing_a_request() {
+    let (s, port) = node_serve(&[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, done, failures) = (stop.clone(), done.clone(), failures.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    if let Err(e) = get(port, "/") {
+                        failures.lock().unwrap().push(e);
+                    }
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    let wait_done = |n: usize| {
+        let t = Instant::now();
+        while done.load(Ordering::SeqCst) < n {
+            assert!(t.elapsed() < LONG, "load stalled");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    wait_done(300);
+    s.signal(Signal::SIGHUP);
+    s.wait_err("reload done: 2 replaced, 0 kept");
+    wait_done(done.load(Ordering::SeqCst) + 300);
+    stop.store(true, Ordering::SeqCst);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let failures = failures.lock().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed: {:?}",
+        failures.len(),
+        done.load(Ordering::SeqCst),
+        &failures[..failures.len().min(5)]
+    );
+    s.signal(Signal::SIGTERM);
+    assert_eq!(s.wait().0, Some(0));
+}
+
+#[test]
+fn sigterm_disconnects_node_workers_and_lets_a_slow_request_finish() {
+    let (s, port) = node_serve(&[]);
+    let slow = std::thread::spawn(move || get(port, "/slow?ms=1500"));
+    s.wait_err("slow request started");
+    s.signal(Signal::SIGTERM);
+    assert!(slow.join().unwrap().is_ok());
+    let (code, err) = s.wait();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("every worker stopped within the grace period"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_node_listen_on_a_taken_port_gets_eaddrinuse() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let app = fixture(NODE_APP);
+    let env = format!("PORT={port}");
+    let s = Serve::start(&["-w", "1", "--max-restarts", "1", "-e", &env, "--", &app]);
+    let (code, err) = s.wait();
+    assert_eq!(code, Some(125), "{err}");
+    assert!(
+        err.contains(&format!("listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(err.contains("EADDRINUSE"), "Node's own error: {err}");
+    drop(taken);
 }

@@ -134,6 +134,30 @@ pub struct Listener {
     unix_path: Option<PathBuf>,
 }
 
+impl BindError {
+    /// The errno, negated, as Node's cluster protocol reports it (`-98` for EADDRINUSE).
+    pub fn node_errno(&self) -> i32 {
+        let (BindError::Resolve { source, .. } | BindError::Bind { source, .. }) = self;
+        -source.raw_os_error().unwrap_or(libc::EINVAL)
+    }
+}
+
+impl Listener {
+    /// Whether this socket is the one a Node worker asks for with `listen(port, host)`.
+    pub fn serves(&self, host: Option<&str>, port: u16) -> bool {
+        let Ok(local) = self.local.parse::<SocketAddr>() else {
+            return false;
+        };
+        let host_ok = match host {
+            None => local.ip().is_unspecified(),
+            Some(h) => h
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip == local.ip()),
+        };
+        local.port() == port && host_ok
+    }
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         if let Some(p) = &self.unix_path {
@@ -148,7 +172,8 @@ pub fn bind_all(addrs: &[ListenAddr]) -> Result<Vec<Listener>, BindError> {
     addrs.iter().map(bind).collect()
 }
 
-fn bind(a: &ListenAddr) -> Result<Listener, BindError> {
+/// Bind one address (also for a Node worker's `listen()`, bound on its behalf).
+pub fn bind(a: &ListenAddr) -> Result<Listener, BindError> {
     let shown = a.endpoint.to_string();
     let bind_err = |source| BindError::Bind {
         addr: shown.clone(),

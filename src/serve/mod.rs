@@ -12,11 +12,14 @@
 //! Everything runs on the main thread: the engine's `PR_SET_PDEATHSIG` follows the thread that
 //! spawned a child, and one thread never races itself over the pool's state.
 
+mod cluster;
 mod driver;
 mod events;
+mod handles;
 pub mod listen;
 mod notify;
 mod pool;
+mod primary;
 mod restart;
 mod worker;
 

@@ -66,6 +66,10 @@ pub struct Pool {
     next_id: u32,
     reload: Option<Reload>,
     shutdown: Option<Shutdown>,
+    /// Sockets bound for Node workers' `listen()`, by address, shared by all who ask.
+    pub(super) shared: Vec<(String, Listener)>,
+    /// The primary's cluster message counter, one across all workers (as Node's).
+    pub(super) seq: u64,
 }
 
 impl Pool {
@@ -87,6 +91,8 @@ impl Pool {
             next_id: 1,
             reload: None,
             shutdown: None,
+            shared: Vec::new(),
+            seq: 0,
         }
     }
 
@@ -177,7 +183,19 @@ impl Pool {
         if matches!(w.phase, Phase::Stopping { .. }) {
             return;
         }
-        w.signal(self.cfg.stop_signal);
+        if w.node {
+            // Node: close your servers, finish what is in flight, exit.
+            let msg = super::cluster::ToWorker {
+                cmd: super::cluster::CLUSTER,
+                act: Some("disconnect"),
+                ack: None,
+                seq: self.seq,
+            };
+            self.seq += 1;
+            w.send(super::cluster::line(&msg), None);
+        } else {
+            w.signal(self.cfg.stop_signal);
+        }
         w.phase = Phase::Stopping {
             kill_at: self.cfg.kill_after.map(|d| Instant::now() + d),
             killed: false,
@@ -453,13 +471,6 @@ impl Pool {
             return Some(Exit::Failure);
         }
         None
-    }
-}
-
-impl Pool {
-    /// One of Node's internal messages from worker `id` (the cluster protocol, later).
-    pub(super) fn on_internal(&mut self, id: u32, msg: &[u8]) {
-        let _ = (id, msg);
     }
 }
 

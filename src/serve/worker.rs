@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,12 @@ pub struct Worker {
     outs: [Option<OwnedFd>; 2],
     lines: Option<Lines>,
     pub notify: Option<NotifySocket>,
+    /// It spoke Node's cluster protocol (`online`): it is stopped with `disconnect`.
+    pub node: bool,
+    /// A handle message sent and not acknowledged yet (Node queues everything after it), with
+    /// how often it was sent.
+    unacked: Option<(Vec<u8>, OwnedFd, u8)>,
+    outbox: std::collections::VecDeque<(Vec<u8>, Option<OwnedFd>)>,
 }
 
 /// A non-blocking `Read` over the channel, while writes on it stay blocking.
@@ -159,7 +165,62 @@ impl Worker {
             outs,
             lines,
             notify,
+            node: false,
+            unacked: None,
+            outbox: std::collections::VecDeque::new(),
         })
+    }
+
+    /// Send one message line (its `\n` included), with a descriptor attached or not. After a
+    /// handle, later messages wait for its acknowledgement, as Node's own sender does.
+    pub fn send(&mut self, line: Vec<u8>, fd: Option<OwnedFd>) {
+        if self.unacked.is_some() {
+            self.outbox.push_back((line, fd));
+            return;
+        }
+        self.write(line, fd);
+    }
+
+    fn write(&mut self, line: Vec<u8>, fd: Option<OwnedFd>) {
+        use std::io::Write;
+        // A failed write means the worker is going away; its exit is handled as such.
+        match fd {
+            Some(fd) => {
+                let _ = super::handles::send_with_fd(&self.channel, &line, fd.as_fd());
+                self.unacked = Some((line, fd, 1));
+            }
+            None => {
+                let _ = (&self.channel).write_all(&line);
+            }
+        }
+    }
+
+    /// `NODE_HANDLE_ACK`: the handle arrived; what was queued behind it goes out.
+    pub fn on_handle_ack(&mut self) {
+        self.unacked = None;
+        while self.unacked.is_none()
+            && let Some((line, fd)) = self.outbox.pop_front()
+        {
+            self.write(line, fd);
+        }
+    }
+
+    /// `NODE_HANDLE_NACK`: the descriptor did not arrive; resend, at most three times (Node's rule).
+    pub fn on_handle_nack(&mut self) {
+        match self.unacked.take() {
+            Some((line, fd, n)) if n < 3 => {
+                let _ = super::handles::send_with_fd(&self.channel, &line, fd.as_fd());
+                self.unacked = Some((line, fd, n + 1));
+            }
+            Some(_) => {
+                crate::error_line(&format!(
+                    "worker {}: a handle was refused three times; dropped",
+                    self.who.id
+                ));
+                self.on_handle_ack();
+            }
+            None => {}
+        }
     }
 
     /// Readable once the worker has exited.
