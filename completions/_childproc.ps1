@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('execfile', 'execfile', [CompletionResultType]::ParameterValue, 'Run PROGRAM directly (no shell, every argument literal), buffer its output')
             [CompletionResult]::new('fork', 'fork', [CompletionResultType]::ParameterValue, 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)')
             [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run a supervised pool of server workers sharing listening sockets (Node''s cluster server mode, for any language)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Regenerate the committed shell completions and man pages')
             [CompletionResult]::new('cluster-worker', 'cluster-worker', [CompletionResultType]::ParameterValue, 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel')
             [CompletionResult]::new('cluster-remote', 'cluster-remote', [CompletionResultType]::ParameterValue, 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout')
@@ -152,6 +153,32 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'childproc;serve' {
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Number of worker processes (default: available parallelism)')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of worker processes (default: available parallelism)')
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Bind ADDR before any worker starts and pass it to every worker by socket activation (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Bind ADDR before any worker starts and pass it to every worker by socket activation (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR')
+            [CompletionResult]::new('--ready', '--ready', [CompletionResultType]::ParameterName, 'When a worker counts as ready (a reload waits for it before stopping the old one)')
+            [CompletionResult]::new('--ready-timeout', '--ready-timeout', [CompletionResultType]::ParameterName, 'A replacement not ready after DURATION is stopped, and the old worker kept')
+            [CompletionResult]::new('--stop-signal', '--stop-signal', [CompletionResultType]::ParameterName, 'Signal that asks a worker to stop gracefully (reload, shutdown)')
+            [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'Grace period before SIGKILL follows the stop signal (0 = never escalate)')
+            [CompletionResult]::new('--max-restarts', '--max-restarts', [CompletionResultType]::ParameterName, 'Give a slot up after N restarts within --restart-window')
+            [CompletionResult]::new('--restart-window', '--restart-window', [CompletionResultType]::ParameterName, 'The window --max-restarts counts restarts in')
+            [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Prefix each worker output line with TEMPLATE ({id}, {slot}, {pid} are replaced)')
+            [CompletionResult]::new('--events', '--events', [CompletionResultType]::ParameterName, 'Write lifecycle events to FILE as JSON lines')
+            [CompletionResult]::new('--node', '--node', [CompletionResultType]::ParameterName, 'The node binary used for PROGRAM ending in .js, .mjs or .cjs')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Working directory of the workers')
+            [CompletionResult]::new('--cwd', '--cwd', [CompletionResultType]::ParameterName, 'Working directory of the workers')
+            [CompletionResult]::new('-e', '-e', [CompletionResultType]::ParameterName, 'Add or override one environment variable of the workers (repeatable)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Add or override one environment variable of the workers (repeatable)')
+            [CompletionResult]::new('--no-prefix', '--no-prefix', [CompletionResultType]::ParameterName, 'Workers write straight to childproc''s stdout and stderr (no prefix, no re-emission)')
+            [CompletionResult]::new('--env-clear', '--env-clear', [CompletionResultType]::ParameterName, 'Start the workers from an empty environment, then apply --env')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'childproc;generate' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -194,6 +221,7 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('execfile', 'execfile', [CompletionResultType]::ParameterValue, 'Run PROGRAM directly (no shell, every argument literal), buffer its output')
             [CompletionResult]::new('fork', 'fork', [CompletionResultType]::ParameterValue, 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)')
             [CompletionResult]::new('cluster', 'cluster', [CompletionResultType]::ParameterValue, 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run a supervised pool of server workers sharing listening sockets (Node''s cluster server mode, for any language)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Regenerate the committed shell completions and man pages')
             [CompletionResult]::new('cluster-worker', 'cluster-worker', [CompletionResultType]::ParameterValue, 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel')
             [CompletionResult]::new('cluster-remote', 'cluster-remote', [CompletionResultType]::ParameterValue, 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout')
@@ -214,6 +242,9 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             break
         }
         'childproc;help;cluster' {
+            break
+        }
+        'childproc;help;serve' {
             break
         }
         'childproc;help;generate' {

@@ -43,6 +43,9 @@ _childproc() {
             childproc,ipc-echo)
                 cmd="childproc__subcmd__ipc__subcmd__echo"
                 ;;
+            childproc,serve)
+                cmd="childproc__subcmd__serve"
+                ;;
             childproc,spawn)
                 cmd="childproc__subcmd__spawn"
                 ;;
@@ -73,6 +76,9 @@ _childproc() {
             childproc__subcmd__help,ipc-echo)
                 cmd="childproc__subcmd__help__subcmd__ipc__subcmd__echo"
                 ;;
+            childproc__subcmd__help,serve)
+                cmd="childproc__subcmd__help__subcmd__serve"
+                ;;
             childproc__subcmd__help,spawn)
                 cmd="childproc__subcmd__help__subcmd__spawn"
                 ;;
@@ -83,7 +89,7 @@ _childproc() {
 
     case "${cmd}" in
         childproc)
-            opts="-h -V --help --version spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help"
+            opts="-h -V --help --version spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -423,7 +429,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__help)
-            opts="spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help"
+            opts="spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -562,6 +568,20 @@ _childproc() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        childproc__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         childproc__subcmd__help__subcmd__spawn)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -583,6 +603,88 @@ _childproc() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        childproc__subcmd__serve)
+            opts="-w -l -C -e -h -V --workers --listen --ready --ready-timeout --stop-signal --kill-after --max-restarts --restart-window --prefix --no-prefix --events --node --cwd --env --env-clear --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ready)
+                    COMPREPLY=($(compgen -W "auto started notify message listening" -- "${cur}"))
+                    return 0
+                    ;;
+                --ready-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stop-signal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kill-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-restarts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --events)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cwd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -e)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -27,6 +27,7 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand execfile 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
             cand fork 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)'
             cand cluster 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
+            cand serve 'Run a supervised pool of server workers sharing listening sockets (Node''s cluster server mode, for any language)'
             cand generate 'Regenerate the committed shell completions and man pages'
             cand cluster-worker 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
             cand cluster-remote 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout'
@@ -143,6 +144,31 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'childproc;serve'= {
+            cand -w 'Number of worker processes (default: available parallelism)'
+            cand --workers 'Number of worker processes (default: available parallelism)'
+            cand -l 'Bind ADDR before any worker starts and pass it to every worker by socket activation (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR'
+            cand --listen 'Bind ADDR before any worker starts and pass it to every worker by socket activation (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR'
+            cand --ready 'When a worker counts as ready (a reload waits for it before stopping the old one)'
+            cand --ready-timeout 'A replacement not ready after DURATION is stopped, and the old worker kept'
+            cand --stop-signal 'Signal that asks a worker to stop gracefully (reload, shutdown)'
+            cand --kill-after 'Grace period before SIGKILL follows the stop signal (0 = never escalate)'
+            cand --max-restarts 'Give a slot up after N restarts within --restart-window'
+            cand --restart-window 'The window --max-restarts counts restarts in'
+            cand --prefix 'Prefix each worker output line with TEMPLATE ({id}, {slot}, {pid} are replaced)'
+            cand --events 'Write lifecycle events to FILE as JSON lines'
+            cand --node 'The node binary used for PROGRAM ending in .js, .mjs or .cjs'
+            cand -C 'Working directory of the workers'
+            cand --cwd 'Working directory of the workers'
+            cand -e 'Add or override one environment variable of the workers (repeatable)'
+            cand --env 'Add or override one environment variable of the workers (repeatable)'
+            cand --no-prefix 'Workers write straight to childproc''s stdout and stderr (no prefix, no re-emission)'
+            cand --env-clear 'Start the workers from an empty environment, then apply --env'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'childproc;generate'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -181,6 +207,7 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand execfile 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
             cand fork 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)'
             cand cluster 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
+            cand serve 'Run a supervised pool of server workers sharing listening sockets (Node''s cluster server mode, for any language)'
             cand generate 'Regenerate the committed shell completions and man pages'
             cand cluster-worker 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
             cand cluster-remote 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout'
@@ -196,6 +223,8 @@ set edit:completion:arg-completer[childproc] = {|@words|
         &'childproc;help;fork'= {
         }
         &'childproc;help;cluster'= {
+        }
+        &'childproc;help;serve'= {
         }
         &'childproc;help;generate'= {
         }

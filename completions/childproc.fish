@@ -31,6 +31,7 @@ complete -c childproc -n "__fish_childproc_needs_command" -f -a "exec" -d 'Run C
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "execfile" -d 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "fork" -d 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "cluster" -d 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
+complete -c childproc -n "__fish_childproc_needs_command" -f -a "serve" -d 'Run a supervised pool of server workers sharing listening sockets (Node\'s cluster server mode, for any language)'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "generate" -d 'Regenerate the committed shell completions and man pages'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "cluster-worker" -d 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
 complete -c childproc -n "__fish_childproc_needs_command" -f -a "cluster-remote" -d 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout'
@@ -123,6 +124,27 @@ complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l no-progr
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l slurm -d 'Run slots as Slurm job steps (srun) of the current allocation; --workers defaults to its task count'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s V -l version -d 'Print version'
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -s w -l workers -d 'Number of worker processes (default: available parallelism)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -s l -l listen -d 'Bind ADDR before any worker starts and pass it to every worker by socket activation (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR' -r
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -l ready -d 'When a worker counts as ready (a reload waits for it before stopping the old one)' -r -f -a "auto\t'The first sign of any kind; with --listen, as soon as the worker has started'
+started\t'As soon as the worker has started'
+notify\t'READY=1 on $NOTIFY_SOCKET (sd_notify)'
+message\t'The IPC message \'ready\' (pm2\'s process.send(\'ready\'))'
+listening\t'Node\'s cluster \'listening\' message'"
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -l ready-timeout -d 'A replacement not ready after DURATION is stopped, and the old worker kept' -r
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -l stop-signal -d 'Signal that asks a worker to stop gracefully (reload, shutdown)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -l kill-after -d 'Grace period before SIGKILL follows the stop signal (0 = never escalate)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -l max-restarts -d 'Give a slot up after N restarts within --restart-window' -r
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -l restart-window -d 'The window --max-restarts counts restarts in' -r
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -l prefix -d 'Prefix each worker output line with TEMPLATE ({id}, {slot}, {pid} are replaced)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -l events -d 'Write lifecycle events to FILE as JSON lines' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -l node -d 'The node binary used for PROGRAM ending in .js, .mjs or .cjs' -r
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -s C -l cwd -d 'Working directory of the workers' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -s e -l env -d 'Add or override one environment variable of the workers (repeatable)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -l no-prefix -d 'Workers write straight to childproc\'s stdout and stderr (no prefix, no re-emission)'
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -l env-clear -d 'Start the workers from an empty environment, then apply --env'
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c childproc -n "__fish_childproc_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c childproc -n "__fish_childproc_using_subcommand generate" -s V -l version -d 'Print version'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-worker" -s h -l help -d 'Print help'
@@ -142,13 +164,14 @@ complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -s h
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -s V -l version -d 'Print version'
 complete -c childproc -n "__fish_childproc_using_subcommand ipc-echo" -s h -l help -d 'Print help'
 complete -c childproc -n "__fish_childproc_using_subcommand ipc-echo" -s V -l version -d 'Print version'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "spawn" -d 'Run PROGRAM and stream its stdio live (no shell)'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "exec" -d 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "execfile" -d 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "fork" -d 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "cluster" -d 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "generate" -d 'Regenerate the committed shell completions and man pages'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "cluster-worker" -d 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "cluster-remote" -d 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "ipc-echo" -d 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)'
-complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster generate cluster-worker cluster-remote ipc-echo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help" -f -a "spawn" -d 'Run PROGRAM and stream its stdio live (no shell)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help" -f -a "exec" -d 'Run COMMAND_LINE through /bin/sh -c, buffer its output (--max-buffer)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help" -f -a "execfile" -d 'Run PROGRAM directly (no shell, every argument literal), buffer its output'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help" -f -a "fork" -d 'Start a child with a Node.js IPC channel; JSON messages in (--send, stdin), out (stdout)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help" -f -a "cluster" -d 'Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or one process per job)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help" -f -a "serve" -d 'Run a supervised pool of server workers sharing listening sockets (Node\'s cluster server mode, for any language)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help" -f -a "generate" -d 'Regenerate the committed shell completions and man pages'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help" -f -a "cluster-worker" -d 'Worker role of `cluster --task`: runs built-in tasks sent over the IPC channel'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help" -f -a "cluster-remote" -d 'Remote side of `cluster --hosts/--slurm`: runs a worker or --exec jobs for a primary that speaks to it over stdin/stdout'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help" -f -a "ipc-echo" -d 'Child role: echo every IPC message back (what `fork` runs without PROGRAM)'
+complete -c childproc -n "__fish_childproc_using_subcommand help; and not __fish_seen_subcommand_from spawn exec execfile fork cluster serve generate cluster-worker cluster-remote ipc-echo help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

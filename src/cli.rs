@@ -56,6 +56,9 @@ pub enum Command {
     /// Run jobs in parallel over a pool of worker processes (built-in tasks, IPC workers, or
     /// one process per job)
     Cluster(ClusterArgs),
+    /// Run a supervised pool of server workers sharing listening sockets (Node's cluster
+    /// server mode, for any language)
+    Serve(ServeArgs),
     /// Regenerate the committed shell completions and man pages
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -397,6 +400,99 @@ pub struct ClusterArgs {
     /// Inputs, one per job (default: lines of stdin)
     #[arg(value_name = "INPUTS", value_parser = clap::value_parser!(OsString))]
     pub inputs: Vec<OsString>,
+}
+
+/// When `serve` counts a worker as ready (to take over from the one it replaces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Ready {
+    /// The first sign of any kind; with --listen, as soon as the worker has started
+    Auto,
+    /// As soon as the worker has started
+    Started,
+    /// READY=1 on $NOTIFY_SOCKET (sd_notify)
+    Notify,
+    /// The IPC message 'ready' (pm2's process.send('ready'))
+    Message,
+    /// Node's cluster 'listening' message
+    Listening,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Number of worker processes (default: available parallelism)
+    #[arg(short = 'w', long, value_name = "N", value_parser = values::parse_workers)]
+    pub workers: Option<usize>,
+
+    /// Bind ADDR before any worker starts and pass it to every worker by socket activation
+    /// (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR
+    #[arg(short = 'l', long, value_name = "ADDR", value_parser = crate::serve::listen::parse_listen)]
+    pub listen: Vec<crate::serve::listen::ListenAddr>,
+
+    /// When a worker counts as ready (a reload waits for it before stopping the old one)
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub ready: Ready,
+
+    /// A replacement not ready after DURATION is stopped, and the old worker kept
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::parse_duration_positive)]
+    pub ready_timeout: Duration,
+
+    /// Signal that asks a worker to stop gracefully (reload, shutdown)
+    #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = values::parse_signal)]
+    pub stop_signal: Signal,
+
+    /// Grace period before SIGKILL follows the stop signal (0 = never escalate)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::parse_duration_or_zero)]
+    pub kill_after: Duration,
+
+    /// Give a slot up after N restarts within --restart-window
+    #[arg(long, value_name = "N", default_value = "10", value_parser = clap::value_parser!(u32))]
+    pub max_restarts: u32,
+
+    /// The window --max-restarts counts restarts in
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = values::parse_duration_positive)]
+    pub restart_window: Duration,
+
+    /// Prefix each worker output line with TEMPLATE ({id}, {slot}, {pid} are replaced)
+    #[arg(
+        long,
+        value_name = "TEMPLATE",
+        default_value = "[{id} {pid}] ",
+        conflicts_with = "no_prefix"
+    )]
+    pub prefix: String,
+
+    /// Workers write straight to childproc's stdout and stderr (no prefix, no re-emission)
+    #[arg(long)]
+    pub no_prefix: bool,
+
+    /// Write lifecycle events to FILE as JSON lines
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::PathBufValueParser::new())]
+    pub events: Option<PathBuf>,
+
+    /// The node binary used for PROGRAM ending in .js, .mjs or .cjs
+    #[arg(long, value_name = "PATH", default_value = "node", value_parser = clap::value_parser!(OsString))]
+    pub node: OsString,
+
+    /// Working directory of the workers
+    #[arg(short = 'C', long, value_name = "DIR", value_parser = clap::builder::PathBufValueParser::new())]
+    pub cwd: Option<PathBuf>,
+
+    /// Add or override one environment variable of the workers (repeatable)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = values::EnvPairParser)]
+    pub env: Vec<(OsString, OsString)>,
+
+    /// Start the workers from an empty environment, then apply --env
+    #[arg(long)]
+    pub env_clear: bool,
+
+    /// The server program, then its arguments (passed literally)
+    #[arg(
+        value_name = "PROGRAM",
+        required = true,
+        trailing_var_arg = true,
+        value_parser = clap::value_parser!(OsString)
+    )]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]

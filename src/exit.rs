@@ -23,6 +23,8 @@ pub enum Exit {
     Signal(i32),
     /// `--help` / `--version`.
     Success,
+    /// `serve`: every worker stopped within the grace period (a stop is a server's normal end).
+    Stopped,
 }
 
 impl Exit {
@@ -52,7 +54,7 @@ impl Exit {
             Exit::NotExecutable => Self::NOT_EXECUTABLE,
             Exit::NotFound => Self::NOT_FOUND,
             Exit::Signal(n) => Self::SIGNAL_BASE.saturating_add(n.clamp(0, 127) as u8),
-            Exit::Success => 0,
+            Exit::Success | Exit::Stopped => 0,
         }
     }
 }

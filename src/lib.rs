@@ -10,6 +10,7 @@ pub mod exit;
 pub mod ipc;
 pub mod output;
 pub mod process;
+pub mod serve;
 pub mod usage;
 pub mod values;
 

@@ -21,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Execfile(a) => exec::run_execfile(a),
         Command::Fork(a) => fork::run(a),
         Command::Cluster(a) => crate::cluster::run(a),
+        Command::Serve(a) => crate::serve::run(a),
         Command::ClusterWorker => crate::cluster::role::run(),
         Command::ClusterRemote(a) => crate::cluster::remote::run(a),
         Command::Generate(a) => generate::run(a),
