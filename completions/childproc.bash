@@ -357,7 +357,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__fork)
-            opts="-C -e -h -V --cwd --env --env-clear --timeout --kill-signal --kill-after --preserve-status --send --node --disconnect --serialization --help --version"
+            opts="-C -e -h -V --cwd --env --env-clear --timeout --kill-signal --kill-after --preserve-status --send --listen --send-server --node --disconnect --serialization --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -392,6 +392,14 @@ _childproc() {
                     return 0
                     ;;
                 --send)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --send-server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

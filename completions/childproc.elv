@@ -104,6 +104,8 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand --kill-signal 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)'
             cand --kill-after 'Grace period before SIGKILL follows the kill signal (0 = never escalate)'
             cand --send 'Send this JSON message first (repeatable, in order; then each non-blank stdin line)'
+            cand --listen 'Bind a listening socket before the child starts (PORT, HOST:PORT, [V6]:PORT or unix:PATH; port 0 picks one, said on stderr) and hand it to the child as a net.Server handle with the --send-server message, as child.send(msg, server) does'
+            cand --send-server 'The message the --listen socket travels with (JSON; default "server"), sent before any --send or stdin message; in Node: process.on(''message'', (m, server) => …)'
             cand --node 'The node binary used for PROGRAM ending in .js, .mjs or .cjs'
             cand --disconnect 'When to half-close the channel (the child sees ''disconnect''): on-input-end = once input has ended and the child has read it and gone quiet (no messages, no CPU use); never = leave it open until the child closes it or exits; after:N = once input has ended and the child has sent N messages'
             cand --serialization 'Wire format of the channel, as Node''s `serialization` option: json (one JSON text per line) or advanced (V8''s structured clone: BigInt, Map, Set, Date, Buffer, cycles…; on stdin/stdout they appear in a tagged JSON form, see the README)'

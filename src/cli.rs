@@ -238,6 +238,17 @@ pub struct ForkArgs {
     #[arg(long, value_name = "JSON", value_parser = values::parse_json_message)]
     pub send: Vec<String>,
 
+    /// Bind a listening socket before the child starts (PORT, HOST:PORT, [V6]:PORT or
+    /// unix:PATH; port 0 picks one, said on stderr) and hand it to the child as a net.Server
+    /// handle with the --send-server message, as child.send(msg, server) does
+    #[arg(long, value_name = "ADDR", value_parser = crate::serve::listen::parse_listen)]
+    pub listen: Option<crate::serve::listen::ListenAddr>,
+
+    /// The message the --listen socket travels with (JSON; default "server"), sent before any
+    /// --send or stdin message; in Node: process.on('message', (m, server) => …)
+    #[arg(long, value_name = "JSON", requires = "listen", value_parser = values::parse_json_message)]
+    pub send_server: Option<String>,
+
     /// The node binary used for PROGRAM ending in .js, .mjs or .cjs
     #[arg(long, value_name = "PATH", default_value = "node", value_parser = clap::value_parser!(OsString))]
     pub node: OsString,

@@ -87,8 +87,11 @@ pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
     let mut spec = base_spec(program.clone(), args, &a.run);
     let (parent, child_end) = ipc::socketpair().context("cannot create the IPC socketpair")?;
     let ser = a.serialization;
-    // --send values are checked (and framed) before anything starts.
+    // --send values are checked (and framed) before anything starts; so is the socket.
     let sends = encode_sends(&a.send, ser)?;
+    // Kept for the whole run: a unix socket's path is removed when its listener goes.
+    let server = server_handle(a.listen.as_ref(), a.send_server.as_deref(), ser)?.map(Arc::new);
+    let _server_kept = server.clone();
     for (k, v) in ipc::child_env_for(ser) {
         spec.env.push((k.into(), v.into()));
     }
@@ -119,6 +122,11 @@ pub fn run(a: ForkArgs) -> anyhow::Result<Exit> {
         let mode = a.disconnect;
         // Detached on purpose: it may be blocked reading a terminal when the child is gone.
         std::thread::spawn(move || {
+            if let Some(s) = &server
+                && !handle::send(&outbox, &activity, &s.0, s.1.fd.as_fd())
+            {
+                return; // the child closed the channel: nothing more to send
+            }
             relay_to_child(&outbox, sends, ser, &invalid_input, &activity, mode, pid);
         });
     }
@@ -388,6 +396,21 @@ fn command(ser: ipc::Serialization, cmd: &str) -> Vec<u8> {
         ipc::Serialization::Json => format!("{{\"cmd\":\"{cmd}\"}}\n").into_bytes(),
         ipc::Serialization::Advanced => ipc::v8::command_frame(cmd),
     }
+}
+
+/// `--listen` bound now, with the envelope its `--send-server` message travels in.
+fn server_handle(
+    listen: Option<&crate::serve::listen::ListenAddr>,
+    msg: Option<&str>,
+    ser: ipc::Serialization,
+) -> anyhow::Result<Option<(Vec<u8>, crate::serve::listen::Listener)>> {
+    let Some(addr) = listen else { return Ok(None) };
+    let msg = msg.unwrap_or("\"server\"");
+    let envelope = handle::envelope(msg, "net.Server", ser)
+        .map_err(|e| crate::cmd::UsageError(format!("--send-server {msg}: cannot be sent: {e}")))?;
+    let listener = crate::serve::listen::bind(addr)?;
+    error_line(&format!("fork: listening on {}", listener.local));
+    Ok(Some((envelope, listener)))
 }
 
 /// `--send` values as whole messages (`json`: the compact line and its newline; `advanced`:

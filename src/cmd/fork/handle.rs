@@ -14,7 +14,7 @@ use crate::ipc::{self, Serialization};
 /// How long a child may take to acknowledge a handle before the rest is sent anyway. Node
 /// waits forever; a child that does not speak handles (a shell script) would then never get
 /// another message.
-const ANSWER_WAIT: Duration = Duration::from_secs(10);
+const ANSWER_WAIT: Duration = Duration::from_secs(5);
 
 /// Node gives up after this many NACKs.
 const MAX_RETRANSMISSIONS: u32 = 3;
