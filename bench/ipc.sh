@@ -7,7 +7,7 @@ TRIPS=${1:-50000}
 BURST=${2:-200000}
 command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs </dev/null; }
 source bench/lib.sh
-build_release --bin childproc --example ipc_bench
+build_release --bin childproc --example ipc_bench --example handle_bench
 BIN=$(rel childproc)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
@@ -40,6 +40,14 @@ art=$(field roundTripsPerSec "$arust"); anrt=$(field roundTripsPerSec "$anode")
 abu=$(field burstMsgsPerSec "$arust"); anbu=$(field burstMsgsPerSec "$anode")
 echo "round trips: childproc $art/s = $(ratio "$art" "$anrt")x Node advanced (target >= 3x)"
 echo "burst:       childproc $abu/s = $(ratio "$abu" "$anbu")x Node advanced (target >= 3x)"
+
+echo
+echo "== handle passing: the same connected socket handed to a Node child 10000 times as a net.Socket, each ACKed =="
+hcp=$("$(rel examples/handle_bench)" bench/node/handle-child.js 10000)
+hnode=$(node bench/node/handle-parent.js 10000)
+echo "childproc's channel -> Node child: $(field handoffsPerSec "$hcp") hand-offs/s"
+echo "Node parent -> Node child:         $(field handoffsPerSec "$hnode") hand-offs/s"
+echo "ratio: $(ratio "$(field handoffsPerSec "$hcp")" "$(field handoffsPerSec "$hnode")")x"
 
 echo
 echo "== fork CLI: $BURST messages through 'childproc fork -- node echo.js' vs a Node parent forking echo.js =="
