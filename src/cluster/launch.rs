@@ -264,30 +264,32 @@ impl Ssh {
         ]);
         // Not through the engine: its end kills what is left of the child's process group,
         // and the detaching master may not have left that group yet (a race seen here).
-        let ok = std::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .is_ok_and(|mut child| {
-                let start = std::time::Instant::now();
-                loop {
-                    match child.try_wait() {
-                        Ok(Some(st)) => return st.success(),
-                        Ok(None) if start.elapsed() < MASTER_LOGIN_TIME => {
-                            std::thread::sleep(Duration::from_millis(5));
-                        }
-                        _ => {
-                            let _ = child.kill();
-                            let _ = child.wait();
-                            return false;
-                        }
-                    }
-                }
-            });
+        let ok = duct::cmd(&argv[0], &argv[1..])
+            .stdin_null()
+            .stdout_null()
+            .stderr_null()
+            .unchecked()
+            .start()
+            .is_ok_and(|h| succeeds_within(&h, MASTER_LOGIN_TIME));
         // Not up: the next connection tries again (a host may come back).
         *tried = ok;
+    }
+}
+
+/// Whether a plain helper command (duct's handle: a pid-reuse-safe wait, nothing more needed
+/// here) exits successfully within `limit`; killed and reaped if it does not.
+fn succeeds_within(h: &duct::Handle, limit: Duration) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        match h.try_wait() {
+            Ok(Some(out)) => return out.status.success(),
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = h.kill();
+                let _ = h.wait();
+                return false;
+            }
+        }
     }
 }
 
