@@ -261,9 +261,9 @@ pub struct ForkArgs {
         long,
         value_name = "WHEN",
         default_value = "on-input-end",
-        value_parser = crate::cmd::fork::parse_disconnect
+        value_parser = values::parse_disconnect
     )]
-    pub disconnect: crate::cmd::fork::Disconnect,
+    pub disconnect: values::Disconnect,
 
     /// Wire format of the channel, as Node's `serialization` option: json (one JSON text per
     /// line) or advanced (V8's structured clone: BigInt, Map, Set, Date, Buffer, cycles…; on

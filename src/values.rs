@@ -220,6 +220,32 @@ pub fn parse_json_message(s: &str) -> Result<String, String> {
     }
 }
 
+/// When our side of the channel is half-closed (`--disconnect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disconnect {
+    /// Never: the run ends when the child closes the channel (usually: exits).
+    Never,
+    /// Once input has ended and the child has read it all and been quiet (the default).
+    OnInputEnd,
+    /// Once input has ended and the child has sent this many messages.
+    After(u64),
+}
+
+/// `never`, `on-input-end` or `after:N` (N ≥ 1).
+pub fn parse_disconnect(s: &str) -> Result<Disconnect, String> {
+    match s {
+        "never" => Ok(Disconnect::Never),
+        "on-input-end" => Ok(Disconnect::OnInputEnd),
+        _ => match s.strip_prefix("after:").map(str::parse::<u64>) {
+            Some(Ok(n)) if n >= 1 => Ok(Disconnect::After(n)),
+            Some(_) => Err("after:N needs a whole number of messages, at least 1".into()),
+            None => {
+                Err("expected never, on-input-end or after:N (N messages from the child)".into())
+            }
+        },
+    }
+}
+
 /// `--serialization json|advanced` (Node's option and spelling).
 pub fn parse_serialization(s: &str) -> Result<crate::ipc::Serialization, String> {
     match s {

@@ -35,31 +35,7 @@ const CHUNK: usize = 256 * 1024;
 /// Descriptors a child may leave queued (sent without a handle message) before we close them.
 const MAX_QUEUED_FDS: usize = 256;
 
-/// When our side of the channel is half-closed (`--disconnect`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disconnect {
-    /// Never: the run ends when the child closes the channel (usually: exits).
-    Never,
-    /// Once input has ended and the child has read it all and been quiet (the default).
-    OnInputEnd,
-    /// Once input has ended and the child has sent this many messages.
-    After(u64),
-}
-
-/// `never`, `on-input-end` or `after:N` (N ≥ 1).
-pub fn parse_disconnect(s: &str) -> Result<Disconnect, String> {
-    match s {
-        "never" => Ok(Disconnect::Never),
-        "on-input-end" => Ok(Disconnect::OnInputEnd),
-        _ => match s.strip_prefix("after:").map(str::parse::<u64>) {
-            Some(Ok(n)) if n >= 1 => Ok(Disconnect::After(n)),
-            Some(_) => Err("after:N needs a whole number of messages, at least 1".into()),
-            None => {
-                Err("expected never, on-input-end or after:N (N messages from the child)".into())
-            }
-        },
-    }
-}
+pub use crate::values::Disconnect;
 
 /// What the reader thread is doing, for the writer's decision to half-close.
 #[derive(Default)]
