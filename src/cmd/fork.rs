@@ -351,17 +351,15 @@ fn answer_handle(
             // Closed before the ACK, so a sender that has its answer knows it is gone.
             drop(fd);
             outbox.control(&command(ser, "NODE_HANDLE_ACK"));
+            let what = format!("the child's message on line {line_no} came with a {kind} handle");
             error_line(&format!(
-                "the child's message on line {line_no} came with a {kind} handle; acknowledged \
-                 and closed (handles are not passed on)"
+                "{what}; acknowledged and closed (handles are not passed on)"
             ));
         }
         None => {
             outbox.control(&command(ser, "NODE_HANDLE_NACK"));
-            error_line(&format!(
-                "the child's line {line_no} announced a {kind} handle but no descriptor came; \
-                 answered NACK"
-            ));
+            let what = format!("the child's line {line_no} announced a {kind} handle");
+            error_line(&format!("{what} but no descriptor came; answered NACK"));
         }
     }
 }
