@@ -25,6 +25,8 @@
 //! async-signal-safe system calls and never allocates. It leaves our process group (a Ctrl-C
 //! at the terminal is not for it), ignores the usual stop signals, and keeps no descriptor but
 //! the pidfd, so it never holds one of our pipes open.
+//! (Exempt from the engine's `#![deny(unsafe_code)]`: see the SAFETY comments below.)
+#![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
