@@ -31,6 +31,8 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use super::sys;
+
 /// How many groups may be guarded at once (cluster: one per slot, plus a few). A spawn beyond
 /// that runs unguarded (its direct child still dies with us, by `PR_SET_PDEATHSIG`).
 const CAPACITY: usize = 8192;
@@ -166,17 +168,12 @@ unsafe fn wait_for_death(parent: libc::pid_t) {
             return;
         }
         if fd >= 0 {
-            let mut pfd = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
+            let mut pfd = [sys::pollfd(fd, libc::POLLIN)];
             loop {
-                if libc::poll(&mut pfd, 1, -1) >= 0 {
-                    return;
-                }
-                if *libc::__errno_location() != libc::EINTR {
-                    break;
+                match sys::poll(&mut pfd, -1) {
+                    Ok(_) => return,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
                 }
             }
         }

@@ -11,6 +11,11 @@
 //! race-freedom from a pidfd plus `waitid(WNOWAIT)`: the leader stays an unreaped zombie until
 //! we are completely done, so its PID — which is also the process-group ID — cannot be reused
 //! while we might still signal the group.
+//!
+//! Layout: `start` (spawn in steps) → `launch` (clone + the child's side) → `running` (the
+//! started child) → `supervise` (the loop) → `outcome` (why it ended, the exit code). The
+//! parent-side system calls go through the safe wrappers of `sys`; only `sys`, `launch` and
+//! `guard` may use `unsafe`.
 
 #![deny(unsafe_code)]
 
