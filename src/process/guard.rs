@@ -25,9 +25,13 @@
 //! async-signal-safe system calls and never allocates. It leaves our process group (a Ctrl-C
 //! at the terminal is not for it), ignores the usual stop signals, and keeps no descriptor but
 //! the pidfd, so it never holds one of our pipes open.
+//! (Exempt from the engine's `#![deny(unsafe_code)]`: see the SAFETY comments below.)
+#![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
+
+use super::sys;
 
 /// How many groups may be guarded at once (cluster: one per slot, plus a few). A spawn beyond
 /// that runs unguarded (its direct child still dies with us, by `PR_SET_PDEATHSIG`).
@@ -164,17 +168,12 @@ unsafe fn wait_for_death(parent: libc::pid_t) {
             return;
         }
         if fd >= 0 {
-            let mut pfd = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
+            let mut pfd = [sys::pollfd(fd, libc::POLLIN)];
             loop {
-                if libc::poll(&mut pfd, 1, -1) >= 0 {
-                    return;
-                }
-                if *libc::__errno_location() != libc::EINTR {
-                    break;
+                match sys::poll(&mut pfd, -1) {
+                    Ok(_) => return,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
                 }
             }
         }

@@ -9,10 +9,14 @@
 //! parent, and between `clone` and `execve` it only makes raw system calls. All signals are
 //! blocked around the `clone` so no handler of ours can run in the child on our memory; the
 //! child resets every caught signal to its default before unblocking.
+//! (Exempt from the engine's `#![deny(unsafe_code)]`: see the SAFETY comments below.)
+#![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::exit::Exit;
 
 /// Everything the child needs, prepared in the parent.
 pub struct Plan {
@@ -133,7 +137,7 @@ pub fn launch(plan: &Plan) -> Result<(libc::pid_t, OwnedFd), (std::io::Error, &'
     // SAFETY: CLONE_PIDFD stored a fresh close-on-exec descriptor for the child.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     if shared.errno != 0 {
-        // The child is exiting (or exited) with 127 before exec: reap it.
+        // The child is exiting (or exited) with `Exit::NOT_FOUND` before exec: reap it.
         let mut status = 0;
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(pid, &mut status, 0) };
@@ -155,7 +159,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
                 shared.errno = libc::EINVAL;
             }
             shared.step = step;
-            libc::_exit(127);
+            libc::_exit(Exit::NOT_FOUND as libc::c_int);
         };
 
         // Caught signals go back to their defaults (a handler would run on the parent's
@@ -181,7 +185,7 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
         // Die with childproc even if it is SIGKILLed; the parent may already be gone.
         libc::prctl(libc::PR_SET_PDEATHSIG, plan.death_signal as libc::c_ulong);
         if libc::getppid() != plan.parent {
-            libc::_exit(125);
+            libc::_exit(Exit::FAILURE as libc::c_int);
         }
         if let Some(cell) = plan.guard.as_ref() {
             cell.store(libc::syscall(libc::SYS_getpid) as i32, Ordering::Release);
@@ -287,6 +291,9 @@ impl ListenPid {
 }
 
 /// `dup2(src, target)`, or clear close-on-exec when the descriptor already is the target.
+///
+/// # Safety
+/// Only for the child between clone and exec, on descriptors the parent prepared.
 unsafe fn install(src: RawFd, target: RawFd) -> bool {
     // SAFETY: plain fcntl/dup2 on descriptors the parent prepared.
     unsafe {

@@ -4,6 +4,7 @@
 //! The lookup follows `execvp`: the child's PATH (after `--env`), empty entries meaning the
 //! current directory, non-executable matches skipped, and "permission denied" only when nothing
 //! executable was found but something non-executable was.
+#![deny(unsafe_code)]
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -102,14 +103,8 @@ fn check(p: &Path) -> Check {
             // access(2) asks the kernel, which knows about root, ACLs and noexec mounts;
             // the mode bits are a fallback if the path cannot be turned into a C string.
             match std::ffi::CString::new(p.as_os_str().as_bytes()) {
-                // SAFETY: a valid NUL-terminated path.
-                Ok(c) => {
-                    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0 {
-                        Check::Exec
-                    } else {
-                        Check::NotExec
-                    }
-                }
+                Ok(c) if super::sys::executable(&c) => Check::Exec,
+                Ok(_) => Check::NotExec,
                 Err(_) if m.permissions().mode() & 0o111 != 0 => Check::Exec,
                 Err(_) => Check::NotExec,
             }

@@ -2,11 +2,14 @@
 //! registered [`Waker`] gets a byte on its own self-pipe, so each `poll` loop — one per running
 //! child, possibly on several threads in `cluster` — sees them next to its child's descriptors.
 //! signal-hook provides the async-signal-safe registration; the handler only does atomic
-//! operations and write(2).
+//! operations and write(2) (`sys::count_and_wake`).
+#![deny(unsafe_code)]
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Once;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+
+use super::sys;
 
 /// The signals childproc forwards to the children it runs.
 pub const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
@@ -23,10 +26,7 @@ static INSTALL: Once = Once::new();
 /// SIGCHLD goes back to its default: a parent that left it ignored would make the kernel reap
 /// our children behind our back, and waiting (and safe group kills) depend on that not happening.
 pub fn init_process() {
-    // SAFETY: plain libc calls at start-up with valid arguments.
-    unsafe {
-        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
-    }
+    sys::default_sigchld();
 }
 
 /// Install the handlers (once per process). A signal that was ignored when childproc started
@@ -34,33 +34,12 @@ pub fn init_process() {
 fn install() {
     INSTALL.call_once(|| {
         for (i, &sig) in FORWARDED.iter().enumerate() {
-            if is_ignored(sig) {
+            if sys::is_ignored(sig) {
                 continue;
             }
-            // SAFETY: the action only does atomic operations and write(2), both
-            // async-signal-safe.
-            let _ = unsafe {
-                signal_hook::low_level::register(sig, move || {
-                    COUNTS[i].fetch_add(1, Ordering::SeqCst);
-                    for slot in &WAKE_FDS {
-                        let fd = slot.load(Ordering::SeqCst);
-                        if fd >= 0 {
-                            let b = [i as u8];
-                            libc::write(fd, b.as_ptr().cast(), 1);
-                        }
-                    }
-                })
-            };
+            let _ = sys::count_and_wake(sig, &COUNTS[i], &WAKE_FDS, i as u8);
         }
     });
-}
-
-fn is_ignored(sig: i32) -> bool {
-    // SAFETY: querying the current action with a null new action changes nothing.
-    unsafe {
-        let mut old: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
-    }
 }
 
 /// A registered self-pipe: readable whenever a forwarded signal arrives.
@@ -109,8 +88,7 @@ impl Waker {
     /// Empty the pipe after `poll` reported it readable.
     pub fn drain(&self) {
         let mut buf = [0u8; 64];
-        // SAFETY: reading into a local buffer from our own non-blocking pipe.
-        while unsafe { libc::read(self.fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+        while sys::read(self.fd(), &mut buf).is_ok_and(|n| n > 0) {}
     }
 }
 
@@ -123,9 +101,7 @@ pub fn cancel_all() {
     for slot in &WAKE_FDS {
         let fd = slot.load(Ordering::SeqCst);
         if fd >= 0 {
-            let b = [0xffu8];
-            // SAFETY: writing one byte from a local buffer.
-            unsafe { libc::write(fd, b.as_ptr().cast(), 1) };
+            let _ = sys::write(fd, &[0xff]);
         }
     }
 }
@@ -181,11 +157,6 @@ pub fn continued() -> u32 {
 /// signal was ignored"). The action only bumps a counter; continuing happens regardless.
 pub fn watch_continue() {
     CONT_INSTALL.call_once(|| {
-        // SAFETY: the action is one atomic increment, async-signal-safe.
-        let _ = unsafe {
-            signal_hook::low_level::register(libc::SIGCONT, || {
-                CONTINUED.fetch_add(1, Ordering::SeqCst);
-            })
-        };
+        let _ = sys::count_and_wake(libc::SIGCONT, &CONTINUED, &[], 0);
     });
 }
