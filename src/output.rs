@@ -226,16 +226,11 @@ impl Lines {
 /// write(2) until done, retrying on EINTR.
 fn write_fd(fd: i32, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
-        // SAFETY: writing from a valid slice to one of our standard descriptors.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
+        match crate::process::sys::write(fd, bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        bytes = &bytes[n as usize..];
     }
     Ok(())
 }

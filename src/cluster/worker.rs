@@ -436,14 +436,11 @@ impl IpcWorker {
 /// Wait at most `wait_ms` (-1: no limit) until one of `fds` is readable (a negative fd is
 /// ignored); which ones are, or `None` when interrupted.
 fn poll3(fds: [RawFd; 3], wait_ms: i32) -> Option<[bool; 3]> {
-    let mut p = fds.map(|fd| libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    });
-    // SAFETY: three valid pollfd entries (a negative fd is ignored by poll).
-    let n = unsafe { libc::poll(p.as_mut_ptr(), 3, wait_ms) };
-    (n >= 0).then(|| p.map(|e| e.revents != 0))
+    use crate::process::sys;
+    let mut p = fds.map(|fd| sys::pollfd(fd, libc::POLLIN));
+    sys::poll(&mut p, wait_ms)
+        .ok()
+        .map(|_| p.map(|e| e.revents != 0))
 }
 
 impl RemoteState {

@@ -1,5 +1,8 @@
 //! The transport: the socketpair a parent creates, the channel a child inherits through
 //! `NODE_CHANNEL_FD`, and buffered message reading and writing over it.
+// Adopting the descriptor a parent named in NODE_CHANNEL_FD, and removing the variables at
+// start-up (an environment edit is unsafe in edition 2024), need it; the rest is in sys.
+#![allow(unsafe_code)]
 
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
@@ -8,6 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use super::frame::{Incoming, LineDecoder, classify, encode_into, is_blank};
+use crate::process::sys;
 
 /// The variable that names the channel's descriptor in a child.
 pub const CHANNEL_FD_ENV: &str = "NODE_CHANNEL_FD";
@@ -142,35 +146,17 @@ fn parse_fd(s: &str) -> Result<RawFd, ChannelError> {
 /// The descriptor is open and a socket. Nothing is changed on one that is not: it is not our
 /// channel (it may be someone's stdout), so it is left exactly as it is.
 fn check_socket(fd: RawFd) -> Result<(), ChannelError> {
-    // SAFETY: fstat writes into a zeroed struct we own; any descriptor number is safe to ask.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return Err(ChannelError::NotOpen(fd));
+    match sys::fd_kind(fd) {
+        None => Err(ChannelError::NotOpen(fd)),
+        Some(false) => Err(ChannelError::NotSocket(fd)),
+        Some(true) => Ok(()),
     }
-    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-        return Err(ChannelError::NotSocket(fd));
-    }
-    Ok(())
 }
 
 /// Close-on-exec, so grandchildren never inherit the channel; and blocking, because our readers
 /// and writers block (a parent could in principle hand over a non-blocking end).
 fn set_cloexec_blocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: plain fcntl calls on a descriptor we own.
-    unsafe {
-        if libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let fl = libc::fcntl(fd, libc::F_GETFL);
-        if fl < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if fl & libc::O_NONBLOCK != 0 && libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    sys::set_cloexec_blocking(fd)
 }
 
 fn check_mode(mode: Option<&str>) -> Result<Serialization, ChannelError> {
@@ -195,12 +181,10 @@ pub fn spin_read(stream: &UnixStream, buf: &mut [u8]) -> io::Result<usize> {
     let fd = stream.as_raw_fd();
     let start = Instant::now();
     loop {
-        // SAFETY: recv into our own buffer; MSG_DONTWAIT keeps the socket itself blocking.
-        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
+        let e = match sys::recv_dontwait(fd, buf) {
+            Ok(n) => return Ok(n),
+            Err(e) => e,
+        };
         match e.kind() {
             io::ErrorKind::WouldBlock if start.elapsed() < SPIN => std::hint::spin_loop(),
             io::ErrorKind::WouldBlock => break,

@@ -7,6 +7,9 @@
 //! arrival order therefore pairs descriptors with their messages, as libuv's does. Every
 //! descriptor is received close-on-exec and owned, so none can leak into a child or outlive
 //! its use.
+// recvmsg and the SCM_RIGHTS walk over the kernel's control buffer: no safe API takes
+// descriptors without allocating per read (libuv's reader does the same).
+#![allow(unsafe_code)]
 
 use std::collections::VecDeque;
 use std::io::{self, Read};

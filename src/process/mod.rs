@@ -27,7 +27,7 @@ mod running;
 pub mod signals;
 mod start;
 mod supervise;
-mod sys;
+pub(crate) mod sys;
 
 use std::ffi::OsString;
 use std::fs::File;

@@ -62,6 +62,78 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// `send(2)` with `MSG_NOSIGNAL`: a peer that has gone away is an `EPIPE`, not a SIGPIPE.
+pub fn send_nosignal(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: `bytes` is valid for reads of `bytes.len()` bytes.
+    let n = unsafe { libc::send(fd, bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `recv(2)` with `MSG_DONTWAIT`: what is there now, the socket itself staying blocking.
+pub fn recv_dontwait(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Bytes written to a socket that its peer has not read yet (SIOCOUTQ); 0 on error.
+pub fn unread_by_peer(fd: RawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut n) };
+    if r < 0 { 0 } else { n.max(0) as usize }
+}
+
+/// Whether our child `pid` has exited, reaping nothing (also true once it has been reaped:
+/// then waitid fails).
+pub fn has_exited(pid: i32) -> bool {
+    // SAFETY: siginfo_t is plain data; all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid on a child of ours into a local siginfo; WNOWAIT reaps nothing.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: si_pid is valid to read after a successful waitid.
+    r != 0 || unsafe { info.si_pid() } != 0
+}
+
+/// `fstat(2)`: whether `fd` is open, and whether it is a socket.
+pub fn fd_kind(fd: RawFd) -> Option<bool> {
+    // SAFETY: stat is plain data; all-zero is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes into a local struct; any descriptor number is safe to ask about.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return None;
+    }
+    Some(st.st_mode & libc::S_IFMT == libc::S_IFSOCK)
+}
+
+/// Close-on-exec, and blocking (a parent may hand over a non-blocking end).
+pub fn set_cloexec_blocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: plain fcntl calls on a descriptor number.
+    unsafe {
+        check(libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC))?;
+        let fl = check(libc::fcntl(fd, libc::F_GETFL))?;
+        if fl & libc::O_NONBLOCK != 0 {
+            check(libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK))?;
+        }
+    }
+    Ok(())
+}
+
 /// `write(2)` from `bytes`.
 pub fn write(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
     // SAFETY: `bytes` is valid for reads of `bytes.len()` bytes.

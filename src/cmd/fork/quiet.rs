@@ -65,10 +65,7 @@ pub(super) fn half_close_now(
 /// Bytes we wrote that the child has not read yet (SIOCOUTQ on a unix socket).
 fn unread_by_child(stream: &UnixStream) -> usize {
     use std::os::fd::AsRawFd;
-    let mut n: libc::c_int = 0;
-    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int for a socket we own.
-    let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
-    if r < 0 { 0 } else { n.max(0) as usize }
+    crate::process::sys::unread_by_peer(stream.as_raw_fd())
 }
 
 /// Wait until the child has read all our input and then been quiet (see [`QUIET`]); a child
@@ -147,18 +144,7 @@ pub(super) fn end_stalled_channel(activity: &Activity, stream: &UnixStream, pid:
 /// Whether the child `pid` has exited (it stays unreaped, a zombie, until `supervise` is
 /// done; once reaped, `waitid` fails and the answer is yes too).
 fn exited(pid: i32) -> bool {
-    // SAFETY: waitid on our own child into a zeroed siginfo; WNOWAIT reaps nothing.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let r = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    // SAFETY: si_pid is valid to read after a successful waitid.
-    r != 0 || unsafe { info.si_pid() } != 0
+    crate::process::sys::has_exited(pid)
 }
 
 /// The CPU time and run state of a process group, sampled every [`SAMPLE`].
