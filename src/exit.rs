@@ -1,4 +1,4 @@
-//! The exit-code table (DESIGN.md §2). Every subcommand turns its outcome into an [`Exit`] and
+//! The exit-code table (the README's "Exit codes"). Every subcommand turns its outcome into an [`Exit`] and
 //! this is the only place that knows the numbers.
 
 use std::process::ExitCode;

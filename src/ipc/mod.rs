@@ -1,6 +1,6 @@
-//! The Node.js-compatible IPC channel (`json` and `advanced` serialization), as verified against real Node
-//! (the shared `NODE-IPC.md` notes): an `AF_UNIX` stream socketpair carrying one JSON value
-//! per line.
+//! The Node.js-compatible IPC channel (`json` and `advanced` serialization), as observed with
+//! real Node 20 (the tests run against it): an `AF_UNIX` stream socketpair carrying one JSON
+//! value per line, or length-framed V8 values (`v8`).
 //!
 //! - `frame`: the line decoder, the validating compactor, the `NODE_` test, the encoder.
 //! - `channel`: the socketpair, adopting `NODE_CHANNEL_FD` in a child, buffered reader/writer.

@@ -151,7 +151,7 @@ impl Outcome {
         }
     }
 
-    /// The one mapping from an outcome to the exit-code table (DESIGN.md §2).
+    /// The one mapping from an outcome to the exit-code table (`crate::exit`, the README).
     pub fn exit(&self, preserve_status: bool) -> crate::exit::Exit {
         use crate::exit::Exit;
         match self.stops.first() {
