@@ -290,11 +290,14 @@ fn a_host_that_refuses_connections_is_marked_down_and_others_do_the_work() {
     let hosts = Hosts::up(1);
     let inputs: Vec<String> = (1..=10).map(|i| i.to_string()).collect();
     let log = hosts.dir.path().join("log");
+    // Each job takes 0.3 s, so host1 is still busy when the dead host's third connection
+    // attempt (after 0.2 s and 0.4 s of backoff) fails and it is marked down; with instant
+    // jobs the run could end before that (seen under load).
     let out = cp()
         .args(hosts.cluster("down,host1"))
         .args([
             "--exec",
-            "echo",
+            "sh -c 'sleep 0.3; echo \"$0\"'",
             "--json",
             "--joblog",
             log.to_str().unwrap(),

@@ -95,6 +95,8 @@ struct RemoteState {
     exit: Option<Status>,
     /// The pid of the `--exec` job running over there.
     job_pid: Option<i32>,
+    /// A job was sent and its answer has not come yet.
+    in_flight: bool,
     /// CPU time the remote side used (reported with the worker's exit).
     cpu: Duration,
 }
@@ -208,6 +210,7 @@ impl IpcWorker {
         // A new `--exec` job: the pid of the last one no longer names the running job.
         if let Some(r) = &mut self.remote {
             r.job_pid = None;
+            r.in_flight = true;
         }
         if self.frames.is_some() {
             return self.stream.write_all(&advanced_frame(msg)).is_ok();
@@ -303,6 +306,7 @@ impl IpcWorker {
     fn interrupted(&mut self) -> Reply {
         if self.remote.is_some() {
             self.read_arrived();
+            self.await_start_note();
         }
         self.kill();
         if self.remote.is_some() {
@@ -310,6 +314,26 @@ impl IpcWorker {
             while self.next_message().is_some() {}
         }
         Reply::Interrupted
+    }
+
+    /// Over ssh a job's start note may still be on its way when a stop comes: wait a moment
+    /// for it (bounded), so the killed job is reported with its remote pid. srun sends none.
+    fn await_start_note(&mut self) {
+        const WAIT: Duration = Duration::from_millis(300);
+        let start = std::time::Instant::now();
+        let waiting = |w: &IpcWorker| {
+            w.remote
+                .as_ref()
+                .is_some_and(|r| r.launcher == "ssh" && r.in_flight && r.job_pid.is_none())
+        };
+        while waiting(self) && start.elapsed() < WAIT {
+            let left = WAIT.saturating_sub(start.elapsed()).as_millis() as i32;
+            if poll3([self.stream.as_raw_fd(), -1, -1], left.max(1)).is_none() {
+                continue;
+            }
+            self.read_arrived();
+            while self.next_message().is_some() {}
+        }
     }
 
     /// Take in what the socket holds now, without waiting.
@@ -362,7 +386,12 @@ impl IpcWorker {
                         r.note(&m, &mut self.pid);
                     }
                 }
-                Ok(m) => return Some(m.into_owned()),
+                Ok(m) => {
+                    if let Some(r) = &mut self.remote {
+                        r.in_flight = false;
+                    }
+                    return Some(m.into_owned());
+                }
                 Err(e) => error_line(&format!(
                     "worker {}: malformed message skipped: {e}",
                     self.pid
