@@ -274,11 +274,12 @@ fn a_worker_that_crashes_every_25th_request_is_restarted_and_the_rest_are_answer
     let evs = events_of(&events);
     let crashes = evs
         .iter()
-        .filter(|e| e["event"] == "exited" && e["code"] == 3 && e["expected"] == false)
+        .filter(|e| e["event"] == "exited" && e["code"] == 3)
         .count();
     let restarts = evs.iter().filter(|e| e["event"] == "restarting").count();
-    assert_eq!(crashes, failed, "{err}");
-    assert_eq!(restarts, crashes, "{err}");
+    assert_eq!(crashes, failed, "crashes vs failed requests: {err}");
+    // The last crash may race with the SIGTERM (then it is not restarted).
+    assert!(restarts == crashes || restarts + 1 == crashes, "{err}");
 }
 
 #[test]
@@ -648,8 +649,17 @@ fn node_serve(extra: &[&str]) -> (Serve, u16) {
 }
 
 #[test]
-fn an_unmodified_node_cluster_app_answers_2000_requests_on_both_workers() {
-    let (s, port) = node_serve(&[]);
+fn an_unmodified_node_cluster_app_answers_2000_requests_on_both_workers_in_rr_mode() {
+    node_answers_2000_requests("rr");
+}
+
+#[test]
+fn an_unmodified_node_cluster_app_answers_2000_requests_on_both_workers_in_shared_mode() {
+    node_answers_2000_requests("none");
+}
+
+fn node_answers_2000_requests(sched: &str) {
+    let (s, port) = node_serve(&["--sched", sched]);
     let mut by_id: BTreeMap<u32, usize> = BTreeMap::new();
     for i in 0..2000 {
         let body = get(port, "/").unwrap_or_else(|e| panic!("request {i}: {e}"));
@@ -676,6 +686,7 @@ fn a_node_worker_that_throws_every_50th_request_is_restarted() {
             Err(_) => failed += 1,
         }
     }
+    // rr mode: each throw loses the request that caused it and nothing else.
     assert!(ok >= 400 - 400 / 50 - 2, "{ok} answered, {failed} failed");
     assert!(failed >= 1, "some requests hit a throw");
     let restarts = s.wait_count("restarting in", 1).len();
@@ -685,8 +696,17 @@ fn a_node_worker_that_throws_every_50th_request_is_restarted() {
 }
 
 #[test]
-fn node_workers_reload_under_load_without_losing_a_request() {
-    let (s, port) = node_serve(&[]);
+fn node_workers_reload_under_load_without_losing_a_request_in_rr_mode() {
+    node_reload_under_load("rr");
+}
+
+#[test]
+fn node_workers_reload_under_load_without_losing_a_request_in_shared_mode() {
+    node_reload_under_load("none");
+}
+
+fn node_reload_under_load(sched: &str) {
+    let (s, port) = node_serve(&["--sched", sched]);
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(Mutex::new(Vec::new()));

@@ -18,6 +18,8 @@ enum Role {
     Channel(u32),
     Notify(u32),
     Output(u32, Stream),
+    /// A round-robin listening socket (by its index).
+    Accept(usize),
 }
 
 /// Run the pool until it is stopped; its exit status.
@@ -62,6 +64,9 @@ fn interest(pool: &Pool, waker: Option<&Waker>) -> (Vec<libc::pollfd>, Vec<Role>
     };
     if let Some(w) = waker {
         add(w.fd(), Role::Signal);
+    }
+    for (h, fd) in pool.rr.acceptable() {
+        add(fd, Role::Accept(h));
     }
     for w in &pool.workers {
         let id = w.who.id;
@@ -123,6 +128,10 @@ fn dispatch(pool: &mut Pool, role: Role, waker: Option<&Waker>, seen: &mut Seen)
             if ready {
                 pool.on_ready(id, "notify");
             }
+        }
+        Role::Accept(h) => {
+            pool.rr.accept(h);
+            pool.rr_dispatch();
         }
         Role::Output(id, s) => {
             if let Some(i) = pool.index(id) {

@@ -21,13 +21,14 @@ mod notify;
 mod pool;
 mod primary;
 mod restart;
+mod rr;
 mod worker;
 
 use std::ffi::OsString;
 
 use anyhow::Context;
 
-use crate::cli::ServeArgs;
+use crate::cli::{Sched, ServeArgs};
 use crate::exit::Exit;
 use crate::process::signals::{Seen, Waker};
 
@@ -57,6 +58,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<Exit> {
             prefix: (!a.no_prefix).then_some(a.prefix),
         },
         workers,
+        sched: a.sched.unwrap_or_else(sched_from_env),
         ready: a.ready,
         ready_timeout: a.ready_timeout,
         stop_signal: a.stop_signal.number(),
@@ -68,6 +70,14 @@ pub fn run(a: ServeArgs) -> anyhow::Result<Exit> {
     pool.announce_listeners();
     pool.start_all()?;
     Ok(driver::run(&mut pool, waker, seen))
+}
+
+/// Node's own default: `NODE_CLUSTER_SCHED_POLICY` (`rr` or `none`), else round-robin.
+fn sched_from_env() -> Sched {
+    match std::env::var("NODE_CLUSTER_SCHED_POLICY").as_deref() {
+        Ok("none") => Sched::Shared,
+        _ => Sched::Rr,
+    }
 }
 
 /// A Node script runs under `node` (`--node`), anything else as given.
