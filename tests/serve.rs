@@ -781,3 +781,22 @@ fn a_node_listen_on_a_taken_port_gets_eaddrinuse() {
     assert!(err.contains("EADDRINUSE"), "Node's own error: {err}");
     drop(taken);
 }
+
+#[test]
+fn sigusr2_prints_a_status_table_and_rr_counts_the_connections_handed_out() {
+    let (s, port) = node_serve(&["--sched", "rr"]);
+    for _ in 0..10 {
+        get(port, "/").unwrap();
+    }
+    s.signal(Signal::SIGUSR2);
+    let header = s.wait_err("status: 2 worker(s)");
+    assert!(header.contains("0 slot(s) given up"), "{header}");
+    let rows = s.wait_count("  ready ", 2);
+    let handed: u64 = rows
+        .iter()
+        .map(|r| r.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(handed, 10, "{rows:?}");
+    s.signal(Signal::SIGTERM);
+    assert_eq!(s.wait().0, Some(0));
+}

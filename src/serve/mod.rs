@@ -8,6 +8,9 @@
 //! - `pool`: the state machine (slots, readiness, rolling reload, shutdown).
 //! - `driver`: the `poll` loop that feeds the pool its events.
 //! - `events`: lifecycle events, as stderr lines and `--events` JSON lines.
+//! - `cluster`, `primary`, `rr`, `handles`: Node's cluster protocol as the primary (typed
+//!   messages; answering workers; round-robin hand-off; sending descriptors).
+//! - `status`: the `SIGUSR2` status table.
 //!
 //! Everything runs on the main thread: the engine's `PR_SET_PDEATHSIG` follows the thread that
 //! spawned a child, and one thread never races itself over the pool's state.
@@ -22,6 +25,7 @@ mod pool;
 mod primary;
 mod restart;
 mod rr;
+mod status;
 mod worker;
 
 use std::ffi::OsString;

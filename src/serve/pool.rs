@@ -485,6 +485,18 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// Slots given up so far (the status table).
+    pub(super) fn given_up(&self) -> usize {
+        self.slots.iter().filter(|s| s.given_up).count()
+    }
+
+    /// Restarts of `slot` within the current window (the status table).
+    pub(super) fn restarts(&self, slot: usize) -> u32 {
+        self.slots.get(slot - 1).map_or(0, |s| s.policy.restarts())
+    }
+}
+
 pub(super) fn signal_name(n: i32) -> String {
     Signal::name_of(n).map_or_else(|| format!("SIG{n}"), str::to_owned)
 }

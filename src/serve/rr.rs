@@ -159,7 +159,10 @@ impl Pool {
                 msg: &msg,
             };
             match conn.try_clone() {
-                Ok(copy) => self.workers[i].send(cluster::line(&env), Some(copy)),
+                Ok(copy) => {
+                    self.workers[i].handed += 1;
+                    self.workers[i].send(cluster::line(&env), Some(copy));
+                }
                 Err(_) => continue, // out of descriptors: this connection is dropped
             }
             self.rr.inflight.push(Inflight {

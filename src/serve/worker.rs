@@ -61,6 +61,8 @@ pub struct Worker {
     outs: [Option<OwnedFd>; 2],
     lines: Option<Lines>,
     pub notify: Option<NotifySocket>,
+    /// Connections handed to it (round-robin mode).
+    pub handed: u64,
     /// It said it was ready itself (not merely started): it got as far as serving.
     pub signalled_ready: bool,
     /// It spoke Node's cluster protocol (`online`): it is stopped with `disconnect`.
@@ -167,6 +169,7 @@ impl Worker {
             outs,
             lines,
             notify,
+            handed: 0,
             signalled_ready: false,
             node: false,
             unacked: None,
