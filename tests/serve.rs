@@ -800,3 +800,89 @@ fn sigusr2_prints_a_status_table_and_rr_counts_the_connections_handed_out() {
     s.signal(Signal::SIGTERM);
     assert_eq!(s.wait().0, Some(0));
 }
+
+#[test]
+fn the_prefix_template_and_no_prefix() {
+    let s = Serve::start(&[
+        "-w",
+        "1",
+        "--prefix",
+        "<{slot}:{id}:{pid}> ",
+        "--",
+        "sh",
+        "-c",
+        "printf 'one\\ntwo'; sleep 0.1; echo ' halves'; echo err >&2; exec sleep 30",
+    ]);
+    let pid = s
+        .wait_err("started")
+        .split("pid ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(") started")
+        .to_string();
+    s.wait_count(" halves", 1);
+    s.wait_count("<1:1:", 3);
+    let out = s.out.lock().unwrap().clone();
+    assert_eq!(
+        out,
+        [
+            format!("<1:1:{pid}> one"),
+            format!("<1:1:{pid}> two halves")
+        ],
+        "never split mid-line"
+    );
+    assert!(s.err_text().contains(&format!("<1:1:{pid}> err")));
+    s.signal(Signal::SIGTERM);
+    assert_eq!(s.wait().0, Some(0));
+
+    let s = Serve::start(&[
+        "-w",
+        "1",
+        "--no-prefix",
+        "--",
+        "sh",
+        "-c",
+        "echo raw; exec sleep 30",
+    ]);
+    s.wait_count("raw", 1);
+    assert_eq!(s.out.lock().unwrap().clone(), ["raw"]);
+    s.signal(Signal::SIGTERM);
+    assert_eq!(s.wait().0, Some(0));
+}
+
+#[test]
+fn a_replacement_that_is_never_ready_is_stopped_and_the_old_worker_kept() {
+    let flag = temp(&format!("flag-{}", rand_suffix()));
+    let script = format!(
+        r#"if [ -e {f} ]; then exec sleep 30; fi; touch {f}; printf '"ready"\n' >&3; exec sleep 30"#,
+        f = flag.display()
+    );
+    let s = Serve::start(&[
+        "-w",
+        "1",
+        "--ready",
+        "message",
+        "--ready-timeout",
+        "500ms",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    s.wait_err("ready (message)");
+    s.signal(Signal::SIGHUP);
+    s.wait_err("reload done: 0 replaced, 1 kept");
+    let err = s.err_text();
+    assert!(err.contains("was not ready within 500ms"), "{err}");
+    // The reload is done once the replacement is gone; the old worker still runs.
+    let gone = err
+        .find("worker 2 (slot 1, pid")
+        .and_then(|_| err.find("killed by SIGTERM"));
+    assert!(gone.unwrap() < err.find("reload done").unwrap(), "{err}");
+    assert_eq!(err.matches("killed by").count(), 1, "{err}");
+    s.signal(Signal::SIGTERM);
+    let (code, err) = s.wait();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("worker 1 (slot 1"), "{err}");
+    let _ = std::fs::remove_file(flag);
+}

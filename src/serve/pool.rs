@@ -402,6 +402,7 @@ impl Pool {
             if let Some(r) = &mut self.reload {
                 r.current = None;
                 r.kept += 1;
+                r.retiring.push(id);
             }
             self.advance_reload();
         }
