@@ -160,6 +160,7 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of worker processes (default: available parallelism)')
             [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Bind ADDR before any worker starts and pass it to every worker by socket activation (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Bind ADDR before any worker starts and pass it to every worker by socket activation (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR')
+            [CompletionResult]::new('--sched', '--sched', [CompletionResultType]::ParameterName, 'Node workers: round-robin hand-off by childproc, or the shared socket (default: $NODE_CLUSTER_SCHED_POLICY, else rr)')
             [CompletionResult]::new('--ready', '--ready', [CompletionResultType]::ParameterName, 'When a worker counts as ready (a reload waits for it before stopping the old one)')
             [CompletionResult]::new('--ready-timeout', '--ready-timeout', [CompletionResultType]::ParameterName, 'A replacement not ready after DURATION is stopped, and the old worker kept')
             [CompletionResult]::new('--stop-signal', '--stop-signal', [CompletionResultType]::ParameterName, 'Signal that asks a worker to stop gracefully (reload, shutdown)')

@@ -619,7 +619,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__serve)
-            opts="-w -l -C -e -h -V --workers --listen --ready --ready-timeout --stop-signal --kill-after --max-restarts --restart-window --prefix --no-prefix --events --node --cwd --env --env-clear --help --version"
+            opts="-w -l -C -e -h -V --workers --listen --sched --ready --ready-timeout --stop-signal --kill-after --max-restarts --restart-window --prefix --no-prefix --events --node --cwd --env --env-clear --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -639,6 +639,10 @@ _childproc() {
                     ;;
                 -l)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sched)
+                    COMPREPLY=($(compgen -W "rr none" -- "${cur}"))
                     return 0
                     ;;
                 --ready)

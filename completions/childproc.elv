@@ -151,6 +151,7 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand --workers 'Number of worker processes (default: available parallelism)'
             cand -l 'Bind ADDR before any worker starts and pass it to every worker by socket activation (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR'
             cand --listen 'Bind ADDR before any worker starts and pass it to every worker by socket activation (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR'
+            cand --sched 'Node workers: round-robin hand-off by childproc, or the shared socket (default: $NODE_CLUSTER_SCHED_POLICY, else rr)'
             cand --ready 'When a worker counts as ready (a reload waits for it before stopping the old one)'
             cand --ready-timeout 'A replacement not ready after DURATION is stopped, and the old worker kept'
             cand --stop-signal 'Signal that asks a worker to stop gracefully (reload, shutdown)'

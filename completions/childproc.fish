@@ -128,6 +128,8 @@ complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s h -l hel
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s V -l version -d 'Print version'
 complete -c childproc -n "__fish_childproc_using_subcommand serve" -s w -l workers -d 'Number of worker processes (default: available parallelism)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand serve" -s l -l listen -d 'Bind ADDR before any worker starts and pass it to every worker by socket activation (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR' -r
+complete -c childproc -n "__fish_childproc_using_subcommand serve" -l sched -d 'Node workers: round-robin hand-off by childproc, or the shared socket (default: $NODE_CLUSTER_SCHED_POLICY, else rr)' -r -f -a "rr\t'childproc accepts each connection and hands it to the next free worker'
+none\t'The listening socket itself is shared; the kernel picks the worker'"
 complete -c childproc -n "__fish_childproc_using_subcommand serve" -l ready -d 'When a worker counts as ready (a reload waits for it before stopping the old one)' -r -f -a "auto\t'The first sign of any kind; with --listen, as soon as the worker has started'
 started\t'As soon as the worker has started'
 notify\t'READY=1 on $NOTIFY_SOCKET (sd_notify)'

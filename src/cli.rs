@@ -428,6 +428,16 @@ pub enum Ready {
     Listening,
 }
 
+/// How Node workers' connections are distributed (Node's `cluster.schedulingPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Sched {
+    /// childproc accepts each connection and hands it to the next free worker
+    Rr,
+    /// The listening socket itself is shared; the kernel picks the worker
+    #[value(name = "none")]
+    Shared,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Number of worker processes (default: available parallelism)
@@ -438,6 +448,11 @@ pub struct ServeArgs {
     /// (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR
     #[arg(short = 'l', long, value_name = "ADDR", value_parser = crate::serve::listen::parse_listen)]
     pub listen: Vec<crate::serve::listen::ListenAddr>,
+
+    /// Node workers: round-robin hand-off by childproc, or the shared socket (default:
+    /// $NODE_CLUSTER_SCHED_POLICY, else rr)
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub sched: Option<Sched>,
 
     /// When a worker counts as ready (a reload waits for it before stopping the old one)
     #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]

@@ -112,7 +112,7 @@ fn report_clap_error(e: clap::Error) -> Exit {
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             // A usage error like any other: one line (the help is one flag away).
             error_line(
-                "a subcommand is required: spawn, exec, execfile, fork or cluster (see --help)",
+                "a subcommand is required: spawn, exec, execfile, fork, cluster or serve (see --help)",
             );
             Exit::Failure
         }

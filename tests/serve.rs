@@ -274,11 +274,12 @@ fn a_worker_that_crashes_every_25th_request_is_restarted_and_the_rest_are_answer
     let evs = events_of(&events);
     let crashes = evs
         .iter()
-        .filter(|e| e["event"] == "exited" && e["code"] == 3 && e["expected"] == false)
+        .filter(|e| e["event"] == "exited" && e["code"] == 3)
         .count();
     let restarts = evs.iter().filter(|e| e["event"] == "restarting").count();
-    assert_eq!(crashes, failed, "{err}");
-    assert_eq!(restarts, crashes, "{err}");
+    assert_eq!(crashes, failed, "crashes vs failed requests: {err}");
+    // The last crash may race with the SIGTERM (then it is not restarted).
+    assert!(restarts == crashes || restarts + 1 == crashes, "{err}");
 }
 
 #[test]
@@ -648,8 +649,17 @@ fn node_serve(extra: &[&str]) -> (Serve, u16) {
 }
 
 #[test]
-fn an_unmodified_node_cluster_app_answers_2000_requests_on_both_workers() {
-    let (s, port) = node_serve(&[]);
+fn an_unmodified_node_cluster_app_answers_2000_requests_on_both_workers_in_rr_mode() {
+    node_answers_2000_requests("rr");
+}
+
+#[test]
+fn an_unmodified_node_cluster_app_answers_2000_requests_on_both_workers_in_shared_mode() {
+    node_answers_2000_requests("none");
+}
+
+fn node_answers_2000_requests(sched: &str) {
+    let (s, port) = node_serve(&["--sched", sched]);
     let mut by_id: BTreeMap<u32, usize> = BTreeMap::new();
     for i in 0..2000 {
         let body = get(port, "/").unwrap_or_else(|e| panic!("request {i}: {e}"));
@@ -676,6 +686,7 @@ fn a_node_worker_that_throws_every_50th_request_is_restarted() {
             Err(_) => failed += 1,
         }
     }
+    // rr mode: each throw loses the request that caused it and nothing else.
     assert!(ok >= 400 - 400 / 50 - 2, "{ok} answered, {failed} failed");
     assert!(failed >= 1, "some requests hit a throw");
     let restarts = s.wait_count("restarting in", 1).len();
@@ -685,8 +696,17 @@ fn a_node_worker_that_throws_every_50th_request_is_restarted() {
 }
 
 #[test]
-fn node_workers_reload_under_load_without_losing_a_request() {
-    let (s, port) = node_serve(&[]);
+fn node_workers_reload_under_load_without_losing_a_request_in_rr_mode() {
+    node_reload_under_load("rr");
+}
+
+#[test]
+fn node_workers_reload_under_load_without_losing_a_request_in_shared_mode() {
+    node_reload_under_load("none");
+}
+
+fn node_reload_under_load(sched: &str) {
+    let (s, port) = node_serve(&["--sched", sched]);
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(Mutex::new(Vec::new()));
@@ -760,4 +780,109 @@ fn a_node_listen_on_a_taken_port_gets_eaddrinuse() {
     );
     assert!(err.contains("EADDRINUSE"), "Node's own error: {err}");
     drop(taken);
+}
+
+#[test]
+fn sigusr2_prints_a_status_table_and_rr_counts_the_connections_handed_out() {
+    let (s, port) = node_serve(&["--sched", "rr"]);
+    for _ in 0..10 {
+        get(port, "/").unwrap();
+    }
+    s.signal(Signal::SIGUSR2);
+    let header = s.wait_err("status: 2 worker(s)");
+    assert!(header.contains("0 slot(s) given up"), "{header}");
+    let rows = s.wait_count("  ready ", 2);
+    let handed: u64 = rows
+        .iter()
+        .map(|r| r.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(handed, 10, "{rows:?}");
+    s.signal(Signal::SIGTERM);
+    assert_eq!(s.wait().0, Some(0));
+}
+
+#[test]
+fn the_prefix_template_and_no_prefix() {
+    let s = Serve::start(&[
+        "-w",
+        "1",
+        "--prefix",
+        "<{slot}:{id}:{pid}> ",
+        "--",
+        "sh",
+        "-c",
+        "printf 'one\\ntwo'; sleep 0.1; echo ' halves'; echo err >&2; exec sleep 30",
+    ]);
+    let pid = s
+        .wait_err("started")
+        .split("pid ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(") started")
+        .to_string();
+    s.wait_count(" halves", 1);
+    s.wait_count("<1:1:", 3);
+    let out = s.out.lock().unwrap().clone();
+    assert_eq!(
+        out,
+        [
+            format!("<1:1:{pid}> one"),
+            format!("<1:1:{pid}> two halves")
+        ],
+        "never split mid-line"
+    );
+    assert!(s.err_text().contains(&format!("<1:1:{pid}> err")));
+    s.signal(Signal::SIGTERM);
+    assert_eq!(s.wait().0, Some(0));
+
+    let s = Serve::start(&[
+        "-w",
+        "1",
+        "--no-prefix",
+        "--",
+        "sh",
+        "-c",
+        "echo raw; exec sleep 30",
+    ]);
+    s.wait_count("raw", 1);
+    assert_eq!(s.out.lock().unwrap().clone(), ["raw"]);
+    s.signal(Signal::SIGTERM);
+    assert_eq!(s.wait().0, Some(0));
+}
+
+#[test]
+fn a_replacement_that_is_never_ready_is_stopped_and_the_old_worker_kept() {
+    let flag = temp(&format!("flag-{}", rand_suffix()));
+    let script = format!(
+        r#"if [ -e {f} ]; then exec sleep 30; fi; touch {f}; printf '"ready"\n' >&3; exec sleep 30"#,
+        f = flag.display()
+    );
+    let s = Serve::start(&[
+        "-w",
+        "1",
+        "--ready",
+        "message",
+        "--ready-timeout",
+        "500ms",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    s.wait_err("ready (message)");
+    s.signal(Signal::SIGHUP);
+    s.wait_err("reload done: 0 replaced, 1 kept");
+    let err = s.err_text();
+    assert!(err.contains("was not ready within 500ms"), "{err}");
+    // The reload is done once the replacement is gone; the old worker still runs.
+    let gone = err
+        .find("worker 2 (slot 1, pid")
+        .and_then(|_| err.find("killed by SIGTERM"));
+    assert!(gone.unwrap() < err.find("reload done").unwrap(), "{err}");
+    assert_eq!(err.matches("killed by").count(), 1, "{err}");
+    s.signal(Signal::SIGTERM);
+    let (code, err) = s.wait();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("worker 1 (slot 1"), "{err}");
+    let _ = std::fs::remove_file(flag);
 }

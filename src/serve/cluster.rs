@@ -8,7 +8,15 @@ use serde_json::Value;
 /// A message of Node's own from a worker, as far as the pool cares.
 #[derive(Debug, PartialEq)]
 pub enum FromWorker {
-    Cluster { seq: Option<u64>, act: Act },
+    Cluster {
+        seq: Option<u64>,
+        act: Act,
+    },
+    /// The answer to one of our requests: `newconn` (`accepted`), or a plain ack.
+    Reply {
+        ack: u64,
+        accepted: bool,
+    },
     HandleAck,
     HandleNack,
     Other,
@@ -74,6 +82,9 @@ impl Query {
 struct Envelope {
     cmd: Option<String>,
     seq: Option<u64>,
+    act: Option<String>,
+    ack: Option<u64>,
+    accepted: Option<bool>,
 }
 
 /// Classify one internal message (compact JSON with a `NODE_` command).
@@ -84,6 +95,13 @@ pub fn parse(msg: &[u8]) -> FromWorker {
     match env.cmd.as_deref() {
         Some("NODE_HANDLE_ACK") => FromWorker::HandleAck,
         Some("NODE_HANDLE_NACK") => FromWorker::HandleNack,
+        Some("NODE_CLUSTER") if env.act.is_none() => match env.ack {
+            Some(ack) => FromWorker::Reply {
+                ack,
+                accepted: env.accepted.unwrap_or(false),
+            },
+            None => FromWorker::Other,
+        },
         Some("NODE_CLUSTER") => match serde_json::from_slice::<Act>(msg) {
             Ok(act) => FromWorker::Cluster { seq: env.seq, act },
             Err(_) => FromWorker::Other,
@@ -101,6 +119,36 @@ pub struct QueryReply {
     pub key: String,
     pub ack: u64,
     pub data: Value,
+    /// Round-robin mode: where the primary listens (the worker's `server.address()`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sockname: Option<Sockname>,
+    pub seq: u64,
+}
+
+/// `{"address":"127.0.0.1","family":"IPv4","port":8123}`.
+#[derive(Debug, Serialize)]
+pub struct Sockname {
+    pub address: String,
+    pub family: &'static str,
+    pub port: u16,
+}
+
+impl Sockname {
+    pub fn of(addr: std::net::SocketAddr) -> Sockname {
+        Sockname {
+            address: addr.ip().to_string(),
+            family: if addr.is_ipv4() { "IPv4" } else { "IPv6" },
+            port: addr.port(),
+        }
+    }
+}
+
+/// `newconn`: a connection for the worker's server `key`, its descriptor attached.
+#[derive(Debug, Serialize)]
+pub struct NewConn<'a> {
+    pub cmd: &'static str,
+    pub act: &'static str,
+    pub key: &'a str,
     pub seq: u64,
 }
 
@@ -179,6 +227,13 @@ mod tests {
             }
         ));
         assert_eq!(parse(b"{\"cmd\":\"NODE_X\"}"), FromWorker::Other);
+        assert_eq!(
+            parse(br#"{"cmd":"NODE_CLUSTER","ack":7,"accepted":true,"seq":2}"#),
+            FromWorker::Reply {
+                ack: 7,
+                accepted: true
+            }
+        );
     }
 
     #[test]
@@ -189,6 +244,7 @@ mod tests {
             key: "k".into(),
             ack: 1,
             data: Value::Null,
+            sockname: None,
             seq: 0,
         };
         let env = HandleEnvelope {

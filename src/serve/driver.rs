@@ -5,6 +5,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
 use super::pool::Pool;
+use super::status::StatusSignal;
 use super::worker::Note;
 use crate::exit::Exit;
 use crate::process::Stream;
@@ -18,10 +19,15 @@ enum Role {
     Channel(u32),
     Notify(u32),
     Output(u32, Stream),
+    /// A round-robin listening socket (by its index).
+    Accept(usize),
+    /// SIGUSR2: print the status table.
+    Status,
 }
 
 /// Run the pool until it is stopped; its exit status.
 pub fn run(pool: &mut Pool, waker: Option<&Waker>, mut seen: Seen) -> Exit {
+    let status = StatusSignal::install();
     loop {
         pool.on_timers(Instant::now());
         if let Some(exit) = pool.finished() {
@@ -30,7 +36,15 @@ pub fn run(pool: &mut Pool, waker: Option<&Waker>, mut seen: Seen) -> Exit {
         for w in &mut pool.workers {
             w.flush_output();
         }
-        let (mut fds, roles) = interest(pool, waker);
+        let (mut fds, mut roles) = interest(pool, waker);
+        if let Some(s) = &status {
+            fds.push(libc::pollfd {
+                fd: s.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            roles.push(Role::Status);
+        }
         let timeout = pool.next_deadline().map_or(-1, |d| {
             let left = d.saturating_duration_since(Instant::now());
             left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
@@ -41,7 +55,13 @@ pub fn run(pool: &mut Pool, waker: Option<&Waker>, mut seen: Seen) -> Exit {
             continue; // a deadline, or EINTR
         }
         for (pfd, role) in fds.iter().zip(roles) {
-            if pfd.revents != 0 {
+            if pfd.revents == 0 {
+                continue;
+            }
+            if let (Role::Status, Some(s)) = (role, &status) {
+                s.drain();
+                pool.print_status();
+            } else {
                 dispatch(pool, role, waker, &mut seen);
             }
         }
@@ -62,6 +82,9 @@ fn interest(pool: &Pool, waker: Option<&Waker>) -> (Vec<libc::pollfd>, Vec<Role>
     };
     if let Some(w) = waker {
         add(w.fd(), Role::Signal);
+    }
+    for (h, fd) in pool.rr.acceptable() {
+        add(fd, Role::Accept(h));
     }
     for w in &pool.workers {
         let id = w.who.id;
@@ -123,6 +146,11 @@ fn dispatch(pool: &mut Pool, role: Role, waker: Option<&Waker>, seen: &mut Seen)
             if ready {
                 pool.on_ready(id, "notify");
             }
+        }
+        Role::Status => {}
+        Role::Accept(h) => {
+            pool.rr.accept(h);
+            pool.rr_dispatch();
         }
         Role::Output(id, s) => {
             if let Some(i) = pool.index(id) {

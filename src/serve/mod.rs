@@ -8,6 +8,9 @@
 //! - `pool`: the state machine (slots, readiness, rolling reload, shutdown).
 //! - `driver`: the `poll` loop that feeds the pool its events.
 //! - `events`: lifecycle events, as stderr lines and `--events` JSON lines.
+//! - `cluster`, `primary`, `rr`, `handles`: Node's cluster protocol as the primary (typed
+//!   messages; answering workers; round-robin hand-off; sending descriptors).
+//! - `status`: the `SIGUSR2` status table.
 //!
 //! Everything runs on the main thread: the engine's `PR_SET_PDEATHSIG` follows the thread that
 //! spawned a child, and one thread never races itself over the pool's state.
@@ -21,13 +24,15 @@ mod notify;
 mod pool;
 mod primary;
 mod restart;
+mod rr;
+mod status;
 mod worker;
 
 use std::ffi::OsString;
 
 use anyhow::Context;
 
-use crate::cli::ServeArgs;
+use crate::cli::{Sched, ServeArgs};
 use crate::exit::Exit;
 use crate::process::signals::{Seen, Waker};
 
@@ -57,6 +62,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<Exit> {
             prefix: (!a.no_prefix).then_some(a.prefix),
         },
         workers,
+        sched: a.sched.unwrap_or_else(sched_from_env),
         ready: a.ready,
         ready_timeout: a.ready_timeout,
         stop_signal: a.stop_signal.number(),
@@ -68,6 +74,14 @@ pub fn run(a: ServeArgs) -> anyhow::Result<Exit> {
     pool.announce_listeners();
     pool.start_all()?;
     Ok(driver::run(&mut pool, waker, seen))
+}
+
+/// Node's own default: `NODE_CLUSTER_SCHED_POLICY` (`rr` or `none`), else round-robin.
+fn sched_from_env() -> Sched {
+    match std::env::var("NODE_CLUSTER_SCHED_POLICY").as_deref() {
+        Ok("none") => Sched::Shared,
+        _ => Sched::Rr,
+    }
 }
 
 /// A Node script runs under `node` (`--node`), anything else as given.

@@ -21,6 +21,7 @@ use crate::values::Signal;
 pub struct Config {
     pub recipe: Recipe,
     pub workers: usize,
+    pub sched: crate::cli::Sched,
     pub ready: Ready,
     pub ready_timeout: Duration,
     pub stop_signal: i32,
@@ -70,6 +71,8 @@ pub struct Pool {
     pub(super) shared: Vec<(String, Listener)>,
     /// The primary's cluster message counter, one across all workers (as Node's).
     pub(super) seq: u64,
+    /// Round-robin mode: the sockets childproc accepts on for Node workers.
+    pub(super) rr: super::rr::RoundRobin,
 }
 
 impl Pool {
@@ -93,6 +96,7 @@ impl Pool {
             shutdown: None,
             shared: Vec::new(),
             seq: 0,
+            rr: super::rr::RoundRobin::default(),
         }
     }
 
@@ -158,6 +162,9 @@ impl Pool {
             Ready::Listening => via == "listening",
         };
         let Some(i) = self.index(id) else { return };
+        if via != "started" {
+            self.workers[i].signalled_ready = true;
+        }
         if !wanted || !matches!(self.workers[i].phase, Phase::Starting { .. }) {
             return;
         }
@@ -193,6 +200,7 @@ impl Pool {
             };
             self.seq += 1;
             w.send(super::cluster::line(&msg), None);
+            self.rr.withdraw(id, None);
         } else {
             w.signal(self.cfg.stop_signal);
         }
@@ -220,11 +228,14 @@ impl Pool {
             duration_ms: millis(uptime),
             expected,
         });
-        self.after_exit(id, w.who.slot, uptime);
+        self.rr.worker_gone(id);
+        self.rr_dispatch();
+        let healthy = uptime >= super::restart::HEALTHY || w.signalled_ready;
+        self.after_exit(id, w.who.slot, healthy);
     }
 
     /// The reload's bookkeeping for a worker that is gone, then the slot's refill.
-    fn after_exit(&mut self, id: u32, slot: usize, uptime: Duration) {
+    fn after_exit(&mut self, id: u32, slot: usize, healthy: bool) {
         if let Some(r) = &mut self.reload {
             r.retiring.retain(|&x| x != id);
             if r.current.is_some_and(|(_, new)| new == id) {
@@ -240,7 +251,7 @@ impl Pool {
         if s.given_up || s.restart_at.is_some() {
             return;
         }
-        match s.policy.on_death(Instant::now(), uptime) {
+        match s.policy.on_death(Instant::now(), healthy) {
             Decision::RestartIn(d) => {
                 s.restart_at = Some(Instant::now() + d);
                 let restarts = s.policy.restarts();
@@ -391,6 +402,7 @@ impl Pool {
             if let Some(r) = &mut self.reload {
                 r.current = None;
                 r.kept += 1;
+                r.retiring.push(id);
             }
             self.advance_reload();
         }
@@ -405,7 +417,7 @@ impl Pool {
             s.restart_at = None;
             if let Err(e) = self.start_worker(slot) {
                 error_line(&format!("slot {slot}: {e}"));
-                self.after_exit(0, slot, Duration::ZERO);
+                self.after_exit(0, slot, false);
             }
         }
     }
@@ -471,6 +483,18 @@ impl Pool {
             return Some(Exit::Failure);
         }
         None
+    }
+}
+
+impl Pool {
+    /// Slots given up so far (the status table).
+    pub(super) fn given_up(&self) -> usize {
+        self.slots.iter().filter(|s| s.given_up).count()
+    }
+
+    /// Restarts of `slot` within the current window (the status table).
+    pub(super) fn restarts(&self, slot: usize) -> u32 {
+        self.slots.get(slot - 1).map_or(0, |s| s.policy.restarts())
     }
 }
 

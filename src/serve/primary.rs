@@ -1,12 +1,16 @@
 //! The pool as a Node cluster primary: answering what Node workers say (NODE-IPC.md §Cluster).
-//! Shared mode only (`sched none`): the listening socket itself goes to every worker that asks.
+//! In shared mode (`--sched none`) the listening socket itself goes to every worker that asks;
+//! in round-robin mode (`rr`) childproc accepts on it and hands out connections (`rr`).
 
 use std::os::fd::OwnedFd;
 
-use super::cluster::{self, Act, FromWorker, HandleEnvelope, Query, QueryReply, ToWorker};
+use super::cluster::{
+    self, Act, FromWorker, HandleEnvelope, Query, QueryReply, Sockname, ToWorker,
+};
 use super::events::Event;
 use super::listen::{BindError, Endpoint, ListenAddr};
 use super::pool::Pool;
+use crate::cli::Sched;
 use crate::error_line;
 
 impl Pool {
@@ -17,6 +21,10 @@ impl Pool {
             FromWorker::HandleAck => self.workers[i].on_handle_ack(),
             FromWorker::HandleNack => self.workers[i].on_handle_nack(),
             FromWorker::Cluster { seq, act } => self.on_act(id, seq, act),
+            FromWorker::Reply { ack, accepted } => {
+                self.rr.on_reply(ack, accepted);
+                self.rr_dispatch();
+            }
             FromWorker::Other => {}
         }
     }
@@ -45,7 +53,8 @@ impl Pool {
                 };
                 self.workers[i].send(cluster::line(&ack), None);
             }
-            Act::Close { .. } | Act::Unknown => {}
+            Act::Close { key } => self.rr.withdraw(id, key.as_deref()),
+            Act::Unknown => {}
         }
     }
 
@@ -64,10 +73,20 @@ impl Pool {
             key: q.key(),
             ack,
             data: serde_json::Value::Null,
+            sockname: None,
             seq: self.next_seq(),
         };
         let Some(i) = self.index(id) else { return };
         match socket {
+            Ok(fd) if self.cfg.sched == Sched::Rr => {
+                // We accept; the worker only learns where it "listens".
+                let tcp = std::net::TcpListener::from(fd);
+                reply.sockname = tcp.local_addr().ok().map(Sockname::of);
+                self.rr.add(&reply.key, OwnedFd::from(tcp), id);
+                self.workers[i].send(cluster::line(&reply), None);
+                // Connections may be waiting for a worker (one died holding them).
+                self.rr_dispatch();
+            }
             Ok(fd) => {
                 let env = HandleEnvelope {
                     cmd: "NODE_HANDLE",

@@ -10,7 +10,7 @@ const FIRST_DELAY: Duration = Duration::from_millis(100);
 /// The longest delay between restarts.
 const MAX_DELAY: Duration = Duration::from_secs(10);
 /// A worker that stayed up this long was healthy: the next restart is quick again.
-const HEALTHY: Duration = Duration::from_secs(1);
+pub const HEALTHY: Duration = Duration::from_secs(1);
 
 /// One slot's restart history.
 #[derive(Debug)]
@@ -39,8 +39,9 @@ impl RestartPolicy {
         }
     }
 
-    /// A worker that had been up for `uptime` died at `now`.
-    pub fn on_death(&mut self, now: Instant, uptime: Duration) -> Decision {
+    /// A worker died at `now`; `healthy`: it had been up a while ([`HEALTHY`]) or had said it
+    /// was ready, so this is a crash at run time, not a failure to start (no growing backoff).
+    pub fn on_death(&mut self, now: Instant, healthy: bool) -> Decision {
         while self
             .recent
             .front()
@@ -57,7 +58,7 @@ impl RestartPolicy {
                 humantime::format_duration(self.window)
             ));
         }
-        if uptime >= HEALTHY {
+        if healthy {
             self.delay = FIRST_DELAY;
         }
         let delay = self.delay;
@@ -80,11 +81,11 @@ mod tests {
     fn backs_off_resets_and_gives_up() {
         let mut p = RestartPolicy::new(3, Duration::from_secs(60));
         let t = Instant::now();
-        let quick = Duration::from_millis(10);
+        let quick = false;
         assert_eq!(p.on_death(t, quick), Decision::RestartIn(FIRST_DELAY));
         assert_eq!(p.on_death(t, quick), Decision::RestartIn(FIRST_DELAY * 2));
         // Healthy for a while: quick again.
-        assert_eq!(p.on_death(t, HEALTHY), Decision::RestartIn(FIRST_DELAY));
+        assert_eq!(p.on_death(t, true), Decision::RestartIn(FIRST_DELAY));
         assert!(matches!(p.on_death(t, quick), Decision::GiveUp(_)));
     }
 
@@ -92,10 +93,10 @@ mod tests {
     fn old_restarts_leave_the_window() {
         let mut p = RestartPolicy::new(1, Duration::from_secs(1));
         let t = Instant::now();
-        assert!(matches!(p.on_death(t, HEALTHY), Decision::RestartIn(_)));
+        assert!(matches!(p.on_death(t, true), Decision::RestartIn(_)));
         let later = t + Duration::from_secs(2);
-        assert!(matches!(p.on_death(later, HEALTHY), Decision::RestartIn(_)));
-        assert!(matches!(p.on_death(later, HEALTHY), Decision::GiveUp(_)));
+        assert!(matches!(p.on_death(later, true), Decision::RestartIn(_)));
+        assert!(matches!(p.on_death(later, true), Decision::GiveUp(_)));
     }
 
     #[test]
@@ -104,7 +105,7 @@ mod tests {
         let t = Instant::now();
         let mut last = Duration::ZERO;
         for _ in 0..20 {
-            if let Decision::RestartIn(d) = p.on_death(t, Duration::ZERO) {
+            if let Decision::RestartIn(d) = p.on_death(t, false) {
                 last = d;
             }
         }

@@ -61,6 +61,10 @@ pub struct Worker {
     outs: [Option<OwnedFd>; 2],
     lines: Option<Lines>,
     pub notify: Option<NotifySocket>,
+    /// Connections handed to it (round-robin mode).
+    pub handed: u64,
+    /// It said it was ready itself (not merely started): it got as far as serving.
+    pub signalled_ready: bool,
     /// It spoke Node's cluster protocol (`online`): it is stopped with `disconnect`.
     pub node: bool,
     /// A handle message sent and not acknowledged yet (Node queues everything after it), with
@@ -165,6 +169,8 @@ impl Worker {
             outs,
             lines,
             notify,
+            handed: 0,
+            signalled_ready: false,
             node: false,
             unacked: None,
             outbox: std::collections::VecDeque::new(),
@@ -172,9 +178,10 @@ impl Worker {
     }
 
     /// Send one message line (its `\n` included), with a descriptor attached or not. After a
-    /// handle, later messages wait for its acknowledgement, as Node's own sender does.
+    /// handle, later handles wait for its acknowledgement (the receiver takes one descriptor
+    /// per message read); a plain message goes out at once, since lines are read in order.
     pub fn send(&mut self, line: Vec<u8>, fd: Option<OwnedFd>) {
-        if self.unacked.is_some() {
+        if self.unacked.is_some() && fd.is_some() {
             self.outbox.push_back((line, fd));
             return;
         }
