@@ -63,11 +63,4 @@ pub fn report(
     }
 }
 
-/// Split `PROGRAM ARGS...` (clap guarantees at least one element).
-pub fn split_command(mut command: Vec<OsString>) -> anyhow::Result<(OsString, Vec<OsString>)> {
-    if command.is_empty() {
-        return Err(UsageError("missing PROGRAM".into()).into());
-    }
-    let program = command.remove(0);
-    Ok((program, command))
-}
+pub use crate::usage::split_command;

@@ -86,7 +86,7 @@ fn sched_from_env() -> Sched {
 
 /// A Node script runs under `node` (`--node`), anything else as given.
 fn command(command: Vec<OsString>, node: &OsString) -> anyhow::Result<(OsString, Vec<OsString>)> {
-    let (program, command) = crate::cmd::split_command(command)?;
+    let (program, command) = crate::usage::split_command(command)?;
     let lossy = program.to_string_lossy();
     if [".js", ".mjs", ".cjs"].iter().any(|e| lossy.ends_with(e)) {
         let mut args = vec![program];
