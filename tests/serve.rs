@@ -569,6 +569,8 @@ fn bad_listen_values_are_one_line_and_125_with_nothing_started() {
         ("--kill-after", "x"),
         ("--ready", "never"),
         ("--max-restarts", "-1"),
+        ("--events", "/nonexistent-dir/events.jsonl"),
+        ("--sched", "random"),
     ] {
         let (m, script) = marker();
         let out = cp()
