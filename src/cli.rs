@@ -235,18 +235,18 @@ pub struct ForkArgs {
     pub run: RunOpts,
 
     /// Send this JSON message first (repeatable, in order; then each non-blank stdin line)
-    #[arg(long, value_name = "JSON", value_parser = values::parse_json_message)]
+    #[arg(long, value_name = "JSON", value_parser = crate::ipc::parse_json_message)]
     pub send: Vec<String>,
 
     /// Bind a listening socket before the child starts (PORT, HOST:PORT, [V6]:PORT or
     /// unix:PATH; port 0 picks one, said on stderr) and hand it to the child as a net.Server
     /// handle with the --send-server message, as child.send(msg, server) does
-    #[arg(long, value_name = "ADDR", value_parser = crate::serve::listen::parse_listen)]
-    pub listen: Option<crate::serve::listen::ListenAddr>,
+    #[arg(long, value_name = "ADDR", value_parser = crate::listen::parse_listen)]
+    pub listen: Option<crate::listen::ListenAddr>,
 
     /// The message the --listen socket travels with (JSON; default "server"), sent before any
     /// --send or stdin message; in Node: process.on('message', (m, server) => …)
-    #[arg(long, value_name = "JSON", requires = "listen", value_parser = values::parse_json_message)]
+    #[arg(long, value_name = "JSON", requires = "listen", value_parser = crate::ipc::parse_json_message)]
     pub send_server: Option<String>,
 
     /// The node binary used for PROGRAM ending in .js, .mjs or .cjs
@@ -446,8 +446,8 @@ pub struct ServeArgs {
 
     /// Bind ADDR before any worker starts and pass it to every worker by socket activation
     /// (repeatable): PORT, HOST:PORT, [V6]:PORT or unix:PATH, optionally NAME=ADDR
-    #[arg(short = 'l', long, value_name = "ADDR", value_parser = crate::serve::listen::parse_listen)]
-    pub listen: Vec<crate::serve::listen::ListenAddr>,
+    #[arg(short = 'l', long, value_name = "ADDR", value_parser = crate::listen::parse_listen)]
+    pub listen: Vec<crate::listen::ListenAddr>,
 
     /// Node workers: round-robin hand-off by childproc, or the shared socket (default:
     /// $NODE_CLUSTER_SCHED_POLICY, else rr)

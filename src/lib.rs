@@ -13,9 +13,9 @@ pub mod cluster;
 pub mod cmd;
 pub mod exit;
 pub mod ipc;
+pub mod listen;
 pub mod output;
 pub mod process;
-#[allow(unsafe_code)] // until its three system calls move into process::sys
 pub mod serve;
 pub mod usage;
 pub mod values;

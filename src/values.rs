@@ -212,14 +212,6 @@ fn parse_env_os(s: &OsStr) -> Result<(OsString, OsString), String> {
     ))
 }
 
-/// A `--send` message: one valid JSON value, returned in its compact wire form.
-pub fn parse_json_message(s: &str) -> Result<String, String> {
-    match crate::ipc::compact(s.as_bytes()) {
-        Ok(c) => String::from_utf8(c.into_owned()).map_err(|_| "not UTF-8".to_string()),
-        Err(e) => Err(format!("not a valid JSON message: {e}")),
-    }
-}
-
 /// When our side of the channel is half-closed (`--disconnect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disconnect {
@@ -246,11 +238,39 @@ pub fn parse_disconnect(s: &str) -> Result<Disconnect, String> {
     }
 }
 
+/// The channel's wire format (Node's `serialization` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Serialization {
+    /// One JSON text per line.
+    #[default]
+    Json,
+    /// V8's structured clone, each message framed by a 4-byte big-endian length (`v8`).
+    Advanced,
+}
+
+impl Serialization {
+    pub fn name(self) -> &'static str {
+        match self {
+            Serialization::Json => "json",
+            Serialization::Advanced => "advanced",
+        }
+    }
+
+    /// Node's spelling; a missing or empty value means json, as Node reads it.
+    pub fn from_name(name: Option<&str>) -> Option<Serialization> {
+        match name {
+            None | Some("") | Some("json") => Some(Serialization::Json),
+            Some("advanced") => Some(Serialization::Advanced),
+            Some(_) => None,
+        }
+    }
+}
+
 /// `--serialization json|advanced` (Node's option and spelling).
-pub fn parse_serialization(s: &str) -> Result<crate::ipc::Serialization, String> {
+pub fn parse_serialization(s: &str) -> Result<Serialization, String> {
     match s {
         "" => Err("expected json or advanced".into()),
-        _ => crate::ipc::Serialization::from_name(Some(s))
+        _ => Serialization::from_name(Some(s))
             .ok_or_else(|| format!("unknown serialization '{s}' (json or advanced)")),
     }
 }

@@ -374,15 +374,15 @@ fn command(ser: ipc::Serialization, cmd: &str) -> Vec<u8> {
 
 /// `--listen` bound now, with the envelope its `--send-server` message travels in.
 fn server_handle(
-    listen: Option<&crate::serve::listen::ListenAddr>,
+    listen: Option<&crate::listen::ListenAddr>,
     msg: Option<&str>,
     ser: ipc::Serialization,
-) -> anyhow::Result<Option<(Vec<u8>, crate::serve::listen::Listener)>> {
+) -> anyhow::Result<Option<(Vec<u8>, crate::listen::Listener)>> {
     let Some(addr) = listen else { return Ok(None) };
     let msg = msg.unwrap_or("\"server\"");
     let envelope = handle::envelope(msg, "net.Server", ser)
         .map_err(|e| crate::cmd::UsageError(format!("--send-server {msg}: cannot be sent: {e}")))?;
-    let listener = crate::serve::listen::bind(addr)?;
+    let listener = crate::listen::bind(addr)?;
     error_line(&format!("fork: listening on {}", listener.local));
     Ok(Some((envelope, listener)))
 }

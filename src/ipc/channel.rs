@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::frame::{Incoming, LineDecoder, classify, encode_into, is_blank};
 use crate::process::sys;
+pub use crate::values::Serialization;
 
 /// The variable that names the channel's descriptor in a child.
 pub const CHANNEL_FD_ENV: &str = "NODE_CHANNEL_FD";
@@ -57,34 +58,6 @@ pub fn child_env() -> [(&'static str, &'static str); 2] {
 /// The same, for a channel in the given serialization.
 pub fn child_env_for(ser: Serialization) -> [(&'static str, &'static str); 2] {
     [(CHANNEL_FD_ENV, "3"), (SERIALIZATION_ENV, ser.name())]
-}
-
-/// The channel's wire format (Node's `serialization` option).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Serialization {
-    /// One JSON text per line.
-    #[default]
-    Json,
-    /// V8's structured clone, each message framed by a 4-byte big-endian length (`v8`).
-    Advanced,
-}
-
-impl Serialization {
-    pub fn name(self) -> &'static str {
-        match self {
-            Serialization::Json => "json",
-            Serialization::Advanced => "advanced",
-        }
-    }
-
-    /// Node's spelling; a missing or empty value means json, as Node reads it.
-    pub fn from_name(name: Option<&str>) -> Option<Serialization> {
-        match name {
-            None | Some("") | Some("json") => Some(Serialization::Json),
-            Some("advanced") => Some(Serialization::Advanced),
-            Some(_) => None,
-        }
-    }
 }
 
 /// In a child role: take the channel named by `NODE_CHANNEL_FD` (any descriptor number).

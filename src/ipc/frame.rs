@@ -813,6 +813,14 @@ pub fn classify(line: &[u8]) -> Incoming<'_> {
     }
 }
 
+/// A `--send` message: one valid JSON value, returned in its compact wire form.
+pub fn parse_json_message(s: &str) -> Result<String, String> {
+    match compact(s.as_bytes()) {
+        Ok(c) => String::from_utf8(c.into_owned()).map_err(|_| "not UTF-8".to_string()),
+        Err(e) => Err(format!("not a valid JSON message: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

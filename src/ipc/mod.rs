@@ -43,6 +43,6 @@ pub use fds::{
 };
 pub use frame::{
     FrameError, Incoming, LineDecoder, classify, compact, compact_lossy, encode, encode_into,
-    is_blank, is_internal,
+    is_blank, is_internal, parse_json_message,
 };
 pub use serve::{serve, serve_frames};

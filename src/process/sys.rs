@@ -84,6 +84,27 @@ pub fn recv_dontwait(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// `listen(2)` with `backlog` (on a socket already listening it only changes the backlog).
+pub fn listen(fd: RawFd, backlog: i32) -> io::Result<()> {
+    // SAFETY: a plain call on a descriptor number.
+    check(unsafe { libc::listen(fd, backlog) }).map(|_| ())
+}
+
+/// `accept4(2)` with close-on-exec: the connection, or `None` when there is none (or an error).
+pub fn accept_cloexec(fd: RawFd) -> Option<OwnedFd> {
+    // SAFETY: accept4 on a listening socket, not asking for the peer's address.
+    let c = unsafe {
+        libc::accept4(
+            fd,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            libc::SOCK_CLOEXEC,
+        )
+    };
+    // SAFETY: a fresh descriptor from accept4, owned by nobody else.
+    (c >= 0).then(|| unsafe { OwnedFd::from_raw_fd(c) })
+}
+
 /// Bytes written to a socket that its peer has not read yet (SIOCOUTQ); 0 on error.
 pub fn unread_by_peer(fd: RawFd) -> usize {
     let mut n: libc::c_int = 0;

@@ -49,10 +49,9 @@ pub fn run(pool: &mut Pool, waker: Option<&Waker>, mut seen: Seen) -> Exit {
             let left = d.saturating_duration_since(Instant::now());
             left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
         });
-        // SAFETY: fds is a valid array of pollfd for its length.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-        if n <= 0 {
-            continue; // a deadline, or EINTR
+        match crate::process::sys::poll(&mut fds, timeout) {
+            Ok(n) if n > 0 => {}
+            _ => continue, // a deadline, or EINTR
         }
         for (pfd, role) in fds.iter().zip(roles) {
             if pfd.revents == 0 {

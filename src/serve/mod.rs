@@ -18,8 +18,7 @@
 mod cluster;
 mod driver;
 mod events;
-mod handles;
-pub mod listen;
+pub use crate::listen;
 mod notify;
 mod pool;
 mod primary;

@@ -6,7 +6,7 @@
 //! the connections, so none is lost while workers are replaced.
 
 use std::collections::VecDeque;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::cluster::{self, HandleEnvelope, NewConn};
 use super::pool::Pool;
@@ -107,19 +107,8 @@ impl RoundRobin {
     /// Accept one connection on socket `h` (it was reported readable).
     pub fn accept(&mut self, h: usize) {
         let fd = self.handles[h].fd.as_raw_fd();
-        // SAFETY: accept4 on our listening socket; a returned descriptor is ours.
-        let c = unsafe {
-            libc::accept4(
-                fd,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                libc::SOCK_CLOEXEC,
-            )
-        };
-        if c >= 0 {
-            // SAFETY: fresh descriptor from accept4.
-            self.pending
-                .push_back((h, unsafe { OwnedFd::from_raw_fd(c) }));
+        if let Some(c) = crate::process::sys::accept_cloexec(fd) {
+            self.pending.push_back((h, c));
         }
     }
 

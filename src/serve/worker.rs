@@ -78,20 +78,7 @@ struct DontWait(UnixStream);
 
 impl Read for DontWait {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: recv into our own buffer.
-        let n = unsafe {
-            libc::recv(
-                self.0.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
+        crate::process::sys::recv_dontwait(self.0.as_raw_fd(), buf)
     }
 }
 
@@ -193,7 +180,7 @@ impl Worker {
         // A failed write means the worker is going away; its exit is handled as such.
         match fd {
             Some(fd) => {
-                let _ = super::handles::send_with_fd(&self.channel, &line, fd.as_fd());
+                let _ = crate::ipc::send_with_fd(&self.channel, &line, fd.as_fd());
                 self.unacked = Some((line, fd, 1));
             }
             None => {
@@ -216,7 +203,7 @@ impl Worker {
     pub fn on_handle_nack(&mut self) {
         match self.unacked.take() {
             Some((line, fd, n)) if n < 3 => {
-                let _ = super::handles::send_with_fd(&self.channel, &line, fd.as_fd());
+                let _ = crate::ipc::send_with_fd(&self.channel, &line, fd.as_fd());
                 self.unacked = Some((line, fd, n + 1));
             }
             Some(_) => {

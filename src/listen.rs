@@ -198,10 +198,8 @@ pub fn bind(a: &ListenAddr) -> Result<Listener, BindError> {
             tcp_parts(TcpListener::bind(addr).map_err(bind_err)?)
         }
     };
-    // SAFETY: listen on a socket we own; a second listen(2) only raises the backlog.
-    if unsafe { libc::listen(fd.as_raw_fd(), BACKLOG) } != 0 {
-        return Err(bind_err(std::io::Error::last_os_error()));
-    }
+    // A second listen(2) on std's listener only raises its backlog.
+    crate::process::sys::listen(fd.as_raw_fd(), BACKLOG).map_err(bind_err)?;
     Ok(Listener {
         name: a.name.clone(),
         local,
