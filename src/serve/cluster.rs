@@ -1,4 +1,4 @@
-//! Node's cluster protocol, the primary's side (NODE-IPC.md §Cluster), as typed messages:
+//! Node's cluster protocol, the primary's side (as Node 20 speaks it; tests/serve.rs runs unmodified Node apps), as typed messages:
 //! what a Node worker sends (`online`, `queryServer`, `listening`, `close`,
 //! `exitedAfterDisconnect`, handle ACK/NACK) and what we answer.
 

@@ -1,5 +1,5 @@
 //! Lifecycle events: one stderr line each for the operator, and with `--events FILE` one JSON
-//! line each for tools (DESIGN.md `serve`).
+//! line each for tools (the README's serve section).
 
 use std::fs::File;
 use std::io::Write;

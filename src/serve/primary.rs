@@ -1,4 +1,4 @@
-//! The pool as a Node cluster primary: answering what Node workers say (NODE-IPC.md §Cluster).
+//! The pool as a Node cluster primary: answering what Node workers say (as Node 20 speaks it; tests/serve.rs runs unmodified Node apps).
 //! In shared mode (`--sched none`) the listening socket itself goes to every worker that asks;
 //! in round-robin mode (`rr`) childproc accepts on it and hands out connections (`rr`).
 
