@@ -19,15 +19,7 @@ fn main() {
         return advanced(&bin, trips, burst);
     }
 
-    let (stream, child_end) = ipc::socketpair().expect("socketpair");
-    let mut spec = Spec::new(bin, vec!["ipc-echo".into()]);
-    for (k, v) in ipc::child_env() {
-        spec.env.push((k.into(), v.into()));
-    }
-    spec.fd3 = Some(child_end);
-    spec.stdin = Input::Null;
-    spec.stdout = Output::Inherit;
-    let child = process::spawn(spec).expect("spawn echo child");
+    let (stream, child) = echo_child(&bin, ipc::Serialization::Json);
 
     // Sequential: one message in flight.
     let mut reader = stream.try_clone().expect("clone");
@@ -79,15 +71,7 @@ fn main() {
 /// The same two measurements over an `advanced` channel: V8 frames, decoded on arrival.
 fn advanced(bin: &str, trips: usize, burst: usize) {
     use ipc::v8;
-    let (stream, child_end) = ipc::socketpair().expect("socketpair");
-    let mut spec = Spec::new(bin, vec!["ipc-echo".into()]);
-    for (k, v) in ipc::child_env_for(ipc::Serialization::Advanced) {
-        spec.env.push((k.into(), v.into()));
-    }
-    spec.fd3 = Some(child_end);
-    spec.stdin = Input::Null;
-    spec.stdout = Output::Inherit;
-    let child = process::spawn(spec).expect("spawn echo child");
+    let (stream, child) = echo_child(bin, ipc::Serialization::Advanced);
     let mut reader = stream.try_clone().expect("clone");
     let mut frames = v8::FrameDecoder::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -134,4 +118,20 @@ fn advanced(bin: &str, trips: usize, burst: usize) {
     println!(
         "{{\"roundTripsPerSec\":{seq_rate:.0},\"burstMsgsPerSec\":{burst_rate:.0},\"echoExit\":\"{status:?}\"}}"
     );
+}
+
+/// `childproc ipc-echo` with a channel of serialization `ser` on fd 3.
+fn echo_child(
+    bin: &str,
+    ser: ipc::Serialization,
+) -> (std::os::unix::net::UnixStream, process::Running) {
+    let (stream, child_end) = ipc::socketpair().expect("socketpair");
+    let mut spec = Spec::new(bin, vec!["ipc-echo".into()]);
+    for (k, v) in ipc::child_env_for(ser) {
+        spec.env.push((k.into(), v.into()));
+    }
+    spec.fd3 = Some(child_end);
+    spec.stdin = Input::Null;
+    spec.stdout = Output::Inherit;
+    (stream, process::spawn(spec).expect("spawn echo child"))
 }

@@ -186,25 +186,19 @@ fn list<'a>(values: impl IntoIterator<Item = &'a Value>, out: &mut Vec<u8>) {
     out.push(b']');
 }
 
+/// `[[key, value], …]` (a Map's keys are values of their own).
 fn pairs(entries: &[(Value, Value)], out: &mut Vec<u8>) {
-    out.push(b'[');
-    for (i, (k, v)) in entries.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'[');
-        write(k, out);
-        out.push(b',');
-        write(v, out);
-        out.push(b']');
-    }
-    out.push(b']');
+    pairs_with(entries, out, write);
 }
 
 /// Property entries: keys as JavaScript sees them, strings (`1` is `"1"`).
 fn property_pairs(props: &[(Value, Value)], out: &mut Vec<u8>) {
+    pairs_with(props, out, key);
+}
+
+fn pairs_with(entries: &[(Value, Value)], out: &mut Vec<u8>, key: fn(&Value, &mut Vec<u8>)) {
     out.push(b'[');
-    for (i, (k, v)) in props.iter().enumerate() {
+    for (i, (k, v)) in entries.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
