@@ -705,7 +705,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__spawn)
-            opts="-C -e -h -V --cwd --env --env-clear --timeout --kill-signal --kill-after --preserve-status --prefix --json --stdout --stderr --merge --help --version"
+            opts="-C -e -h -V --cwd --env --env-clear --timeout --kill-signal --kill-after --preserve-status --prefix --json --stdout --stderr --merge --restart --max-restarts --restart-window --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -748,6 +748,18 @@ _childproc() {
                     return 0
                     ;;
                 --stderr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart)
+                    COMPREPLY=($(compgen -W "never on-failure always" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-restarts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-window)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -45,11 +45,16 @@ complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l kill-after
 complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l prefix -d 'Prefix each output line with TEMPLATE ({pid}, {name} are replaced)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l stdout -d 'Write the child\'s stdout to FILE (created or truncated)' -r -F
 complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l stderr -d 'Write the child\'s stderr to FILE (created or truncated)' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l restart -d 'Keep the program alive: run it again whenever it ends (on-failure: with a non-zero status or a signal; always: whatever the status), with exponential backoff; a signal to childproc stops it for good (exit 0 once the program has ended within --kill-after)' -r -f -a "never\t'Run it once (the default)'
+on-failure\t'Again after it ends with a non-zero status or a signal'
+always\t'Again after every end'"
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l max-restarts -d 'With --restart: give up after N restarts within --restart-window (exit 125)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l restart-window -d 'With --restart: the window --max-restarts counts restarts in' -r
 complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l env-clear -d 'Start the child from an empty environment, then apply --env'
 complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l preserve-status -d 'On timeout, exit with the child\'s status instead of 124'
 complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l json -d 'Print a JSON-lines event stream (spawn, stdout, stderr, exit) on stdout'
 complete -c childproc -n "__fish_childproc_using_subcommand spawn" -l merge -d 'Send the child\'s stderr to the same place as its stdout (2>&1)'
-complete -c childproc -n "__fish_childproc_using_subcommand spawn" -s h -l help -d 'Print help'
+complete -c childproc -n "__fish_childproc_using_subcommand spawn" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c childproc -n "__fish_childproc_using_subcommand spawn" -s V -l version -d 'Print version'
 complete -c childproc -n "__fish_childproc_using_subcommand exec" -s C -l cwd -d 'Working directory of the child' -r -F
 complete -c childproc -n "__fish_childproc_using_subcommand exec" -s e -l env -d 'Add or override one environment variable of the child (repeatable); KEY= sets it empty' -r

@@ -149,6 +149,20 @@ pub struct SpawnArgs {
     #[arg(long)]
     pub merge: bool,
 
+    /// Keep the program alive: run it again whenever it ends (on-failure: with a non-zero
+    /// status or a signal; always: whatever the status), with exponential backoff; a signal to
+    /// childproc stops it for good (exit 0 once the program has ended within --kill-after)
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "never")]
+    pub restart: Restart,
+
+    /// With --restart: give up after N restarts within --restart-window (exit 125)
+    #[arg(long, value_name = "N", default_value = "10", requires = "restart")]
+    pub max_restarts: u32,
+
+    /// With --restart: the window --max-restarts counts restarts in
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = values::parse_duration_positive, requires = "restart")]
+    pub restart_window: std::time::Duration,
+
     /// The program to run, then its arguments (passed literally)
     #[arg(
         value_name = "PROGRAM",
@@ -157,6 +171,17 @@ pub struct SpawnArgs {
         value_parser = clap::value_parser!(OsString)
     )]
     pub command: Vec<OsString>,
+}
+
+/// When `spawn --restart` runs the program again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Restart {
+    /// Run it once (the default)
+    Never,
+    /// Again after it ends with a non-zero status or a signal
+    OnFailure,
+    /// Again after every end
+    Always,
 }
 
 /// How captured output bytes appear in a `--json` result.

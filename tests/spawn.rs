@@ -792,3 +792,90 @@ fn ctrl_z_stops_the_job_and_fg_gives_the_terminal_back() {
     pty.write(b"exit\n");
     let _ = pty.finish(SECS10);
 }
+
+// ---------------------------------------------------------------- --restart
+
+#[test]
+fn restart_on_failure_runs_the_program_again_until_it_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = dir.path().join("count");
+    let log = dir.path().join("out");
+    let script = format!(
+        "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}; echo run $n; [ $n -ge 3 ]",
+        c = count.display()
+    );
+    let out = cp()
+        .args(["spawn", "--restart", "on-failure", "--stdout"])
+        .arg(&log)
+        .args(["--", "sh", "-c", &script])
+        .timeout(SECS30)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("restarting in").count(), 2, "{err}");
+    assert!(
+        err.contains("exited with code 1; restarting in 100ms (restart 1)"),
+        "{err}"
+    );
+    // The --stdout file is opened once: every run's output is in it.
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "run 1\nrun 2\nrun 3\n"
+    );
+}
+
+#[test]
+fn restart_always_gives_up_on_a_crash_loop() {
+    let out = cp()
+        .args([
+            "spawn",
+            "--restart",
+            "always",
+            "--max-restarts",
+            "2",
+            "--",
+            "true",
+        ])
+        .timeout(SECS30)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert_eq!(err.matches("restarting in").count(), 2, "{err}");
+    assert!(err.contains("not restarted again"), "{err}");
+}
+
+#[test]
+fn a_signal_stops_a_kept_alive_program_for_good() {
+    // Stopped within the grace period: a normal end (0); had to be SIGKILLed: 128+N.
+    for (script, opts, want) in [
+        ("echo ready; sleep 30", &[][..], 0),
+        (
+            "trap '' TERM; echo ready; while :; do sleep 0.05; done",
+            &["--kill-after", "300ms"][..],
+            143,
+        ),
+    ] {
+        let mut live = Live::start(
+            cp_std()
+                .args(["spawn", "--restart", "always"])
+                .args(opts)
+                .args(["--", "sh", "-c", script]),
+        );
+        live.wait_for_line("ready", SECS10);
+        live.signal(Signal::SIGTERM);
+        let (st, _, err) = live.finish(SECS10);
+        assert_eq!(st.code(), Some(want), "{script}: {}", text(&err));
+        assert!(!text(&err).contains("restarting"), "{}", text(&err));
+    }
+}
+
+#[test]
+fn restart_options_need_restart() {
+    let out = cp()
+        .args(["spawn", "--max-restarts", "3", "--", "true"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, 125);
+}

@@ -22,7 +22,7 @@ pub use crate::listen;
 mod notify;
 mod pool;
 mod primary;
-mod restart;
+pub(crate) mod restart;
 mod rr;
 mod status;
 mod worker;
