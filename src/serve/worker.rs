@@ -51,6 +51,9 @@ pub enum Note {
 }
 
 /// A running worker and everything of it we watch.
+/// How long a write to a worker's channel may block before the worker counts as stuck.
+const STALLED_CHANNEL: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub struct Worker {
     pub who: Who,
     pub phase: Phase,
@@ -121,6 +124,11 @@ impl Worker {
         }
         let (parent, child_end) =
             ipc::socketpair().map_err(io_err("cannot create the IPC socketpair"))?;
+        // Our writes to a worker block (they are whole messages); a worker that has stopped
+        // reading its channel with the buffer full must not stall the pool's one thread.
+        parent
+            .set_write_timeout(Some(STALLED_CHANNEL))
+            .map_err(io_err("cannot set the channel's write timeout"))?;
         spec.fds.push(child_end);
         set_env(&mut spec, id, listeners, notify.as_ref());
         let mut outs = [None, None];
@@ -178,14 +186,35 @@ impl Worker {
     fn write(&mut self, line: Vec<u8>, fd: Option<OwnedFd>) {
         use std::io::Write;
         // A failed write means the worker is going away; its exit is handled as such.
-        match fd {
+        let written = match fd {
             Some(fd) => {
-                let _ = crate::ipc::send_with_fd(&self.channel, &line, fd.as_fd());
+                let r = crate::ipc::send_with_fd(&self.channel, &line, fd.as_fd());
                 self.unacked = Some((line, fd, 1));
+                r
             }
-            None => {
-                let _ = (&self.channel).write_all(&line);
-            }
+            None => (&self.channel).write_all(&line),
+        };
+        if let Err(e) = written
+            && matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            )
+        {
+            self.stalled();
+        }
+    }
+
+    /// The worker has not read its channel for [`STALLED_CHANNEL`] with the buffer full: it
+    /// is stuck. Killed, so the pool restarts it (its exit is handled as any other).
+    fn stalled(&mut self) {
+        crate::error_line(&format!(
+            "worker {} (pid {}): its channel was not read for {}s; killing it",
+            self.who.id,
+            self.who.pid,
+            STALLED_CHANNEL.as_secs()
+        ));
+        if let Some(c) = &self.child {
+            c.signal_group(libc::SIGKILL);
         }
     }
 
