@@ -879,3 +879,23 @@ fn restart_options_need_restart() {
         .unwrap();
     assert_one_line_error(&out, 125);
 }
+
+#[test]
+fn a_signal_after_the_child_exited_still_ends_the_run_with_128_plus_n() {
+    // The child exits 0 at once; its background job keeps the output pipe, so the run goes on
+    // until the job ends. A SIGTERM then is what ends the run: 143, not the child's 0.
+    let gc = "1234.951";
+    let _sweep = Sweep::new(&[&["sleep", gc]]);
+    let script = format!("sleep {gc} & echo ready");
+    let mut live = Live::start(cp_std().args(["spawn", "--prefix", "", "--", "sh", "-c", &script]));
+    live.wait_for_line("ready", SECS10);
+    let t = Instant::now();
+    while pids_with_cmdline(&["sleep", gc]).is_empty() {
+        assert!(t.elapsed() < SECS10, "the background job never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    live.signal(Signal::SIGTERM);
+    let (st, _, err) = live.finish(SECS10);
+    assert_eq!(st.code(), Some(143), "{}", text(&err));
+    assert_none_left(&["sleep", gc], Duration::from_secs(5), "background job");
+}

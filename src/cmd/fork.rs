@@ -144,13 +144,6 @@ fn exit_code(
     if invalid_input.load(Ordering::SeqCst) {
         return Exit::Failure;
     }
-    if let Some(sig) = outcome.interrupted
-        && outcome.interrupted_after_exit
-        && !outcome.timed_out
-    {
-        // The child had already exited; the signal is what ended the run.
-        return Exit::Signal(sig);
-    }
     outcome.exit(preserve_status)
 }
 

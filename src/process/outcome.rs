@@ -165,6 +165,12 @@ impl Outcome {
                     Exit::Timeout
                 }
             }
+            // The child had already exited and only something that kept its output (or
+            // fork's channel) open was still running: the signal is what ended the run.
+            Some(StopCause::Signal {
+                number,
+                after_exit: true,
+            }) => Exit::Signal(number),
             Some(StopCause::Timeout | StopCause::Signal { .. } | StopCause::Cancelled) | None => {
                 self.status_exit()
             }
