@@ -43,8 +43,8 @@ pub(crate) fn finish_here(child: process::Running, limits: &Limits) -> Attempt {
     Attempt {
         pid: out.pid,
         status: out.status,
-        timed_out: out.timed_out,
-        cancelled: out.cancelled || out.interrupted.is_some(),
+        timed_out: out.timed_out(),
+        cancelled: out.cancelled() || out.interrupted().is_some(),
         stdout,
         stderr,
     }

@@ -73,7 +73,7 @@ fn once(
         crate::error_line(&format!("writing to stdout: {e}"));
         return Ok((Exit::Failure, None));
     }
-    if !outcome.output_closed {
+    if !outcome.output_closed() {
         report(&outcome, program, &limits, None);
     }
     Ok((outcome.exit(a.run.preserve_status), Some(outcome)))
@@ -123,14 +123,14 @@ fn keep_alive(
         let Some(outcome) = outcome else {
             return Ok(exit); // it could not start, or our output failed: nothing to restart
         };
-        if let Some(sig) = outcome.interrupted {
+        if let Some(sig) = outcome.interrupted() {
             return Ok(if outcome.escalated {
                 Exit::Signal(sig)
             } else {
                 Exit::Success
             });
         }
-        if outcome.output_closed || (a.restart == Restart::OnFailure && exit.code() == 0) {
+        if outcome.output_closed() || (a.restart == Restart::OnFailure && exit.code() == 0) {
             return Ok(exit);
         }
         let healthy = started.elapsed() >= crate::serve::restart::HEALTHY;

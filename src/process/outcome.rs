@@ -103,28 +103,16 @@ impl StopCauses {
 
 /// Everything the subcommands report: exit code, `--json` fields and diagnostics derive from it.
 ///
-/// `stops` is the source of truth; the flags next to it are derived from it when the outcome is
-/// made, for callers that read them directly.
+/// `stops` is the one record of why childproc stopped the child; the questions callers ask
+/// of it (timed out? which stream overflowed? …) are methods, not copies.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub pid: i32,
     pub status: Status,
     /// Why childproc stopped the child, if it did.
     pub stops: StopCauses,
-    pub timed_out: bool,
-    /// The stream whose `--max-buffer` was exceeded.
-    pub limit_hit: Option<Stream>,
-    /// The first signal childproc received and forwarded.
-    pub interrupted: Option<i32>,
-    /// childproc's own stdout was closed by its reader.
-    pub output_closed: bool,
     /// The child had to be killed with SIGKILL after the grace period.
     pub escalated: bool,
-    /// Stopped because the whole run was cancelled ([`super::signals::cancel_all`]).
-    pub cancelled: bool,
-    /// The first forwarded signal came after the child itself had exited (only something
-    /// held with [`super::Running::hold_until_eof`] or a descendant's pipe kept the run going).
-    pub interrupted_after_exit: bool,
     pub duration: Duration,
 }
 
@@ -140,15 +128,34 @@ impl Outcome {
             pid,
             status,
             stops,
-            timed_out: stops.timed_out(),
-            limit_hit: stops.max_buffer(),
-            interrupted: stops.signal().map(|(n, _)| n),
-            output_closed: stops.output_closed(),
             escalated,
-            cancelled: stops.cancelled(),
-            interrupted_after_exit: stops.signal().is_some_and(|(_, after)| after),
             duration,
         }
+    }
+
+    /// `--timeout` expired.
+    pub fn timed_out(&self) -> bool {
+        self.stops.timed_out()
+    }
+
+    /// The stream whose `--max-buffer` was exceeded.
+    pub fn limit_hit(&self) -> Option<Stream> {
+        self.stops.max_buffer()
+    }
+
+    /// The first signal childproc received and forwarded.
+    pub fn interrupted(&self) -> Option<i32> {
+        self.stops.signal().map(|(n, _)| n)
+    }
+
+    /// childproc's own stdout was closed by its reader.
+    pub fn output_closed(&self) -> bool {
+        self.stops.output_closed()
+    }
+
+    /// Stopped because the whole run was cancelled ([`super::signals::cancel_all`]).
+    pub fn cancelled(&self) -> bool {
+        self.stops.cancelled()
     }
 
     /// The one mapping from an outcome to the exit-code table (`crate::exit`, the README).
@@ -313,9 +320,10 @@ mod tests {
             after_exit: false
         }));
         let o = Outcome::new(1, Status::Exited(0), stops, false, Duration::ZERO);
-        assert_eq!(o.interrupted, Some(libc::SIGINT));
-        assert!(o.interrupted_after_exit);
-        assert!(!o.timed_out && !o.cancelled && !o.output_closed && o.limit_hit.is_none());
+        assert_eq!(o.interrupted(), Some(libc::SIGINT));
+        // The kept cause is the first one, after_exit included: the run ends with its 128+N.
+        assert_eq!(o.exit(false), crate::exit::Exit::Signal(libc::SIGINT));
+        assert!(!o.timed_out() && !o.cancelled() && !o.output_closed() && o.limit_hit().is_none());
     }
 
     #[test]

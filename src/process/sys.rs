@@ -116,19 +116,7 @@ pub fn unread_by_peer(fd: RawFd) -> usize {
 /// Whether our child `pid` has exited, reaping nothing (also true once it has been reaped:
 /// then waitid fails).
 pub fn has_exited(pid: i32) -> bool {
-    // SAFETY: siginfo_t is plain data; all-zero is a valid value.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: waitid on a child of ours into a local siginfo; WNOWAIT reaps nothing.
-    let r = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    // SAFETY: si_pid is valid to read after a successful waitid.
-    r != 0 || unsafe { info.si_pid() } != 0
+    !matches!(waitid(pid, libc::WEXITED | libc::WNOWAIT), Ok(None))
 }
 
 /// `fstat(2)`: whether `fd` is open, and whether it is a socket.
@@ -222,9 +210,9 @@ pub fn give_tty(pgid: i32) {
     }
 }
 
-/// `waitid(P_PID, pid, flags | WNOHANG)`: the filled-in report, `None` when there is none
-/// (nothing to report yet, or an error other than EINTR, which is retried).
-fn waitid(pid: i32, flags: libc::c_int) -> Option<libc::siginfo_t> {
+/// `waitid(P_PID, pid, flags | WNOHANG)`: the filled-in report, `Ok(None)` when there is
+/// nothing to report yet; EINTR is retried, other errors returned.
+fn waitid(pid: i32, flags: libc::c_int) -> io::Result<Option<libc::siginfo_t>> {
     loop {
         // SAFETY: siginfo_t is plain data; all-zero is a valid value.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -239,10 +227,11 @@ fn waitid(pid: i32, flags: libc::c_int) -> Option<libc::siginfo_t> {
         };
         if r == 0 {
             // SAFETY: si_pid is valid to read for a SIGCHLD report (zero when none was filled in).
-            return (unsafe { info.si_pid() } == pid).then_some(info);
+            return Ok((unsafe { info.si_pid() } == pid).then_some(info));
         }
-        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return None;
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
         }
     }
 }
@@ -251,7 +240,7 @@ fn waitid(pid: i32, flags: libc::c_int) -> Option<libc::siginfo_t> {
 /// (WNOWAIT), which keeps its PID and process-group ID reserved.
 pub fn exit_status(pid: i32, reap: bool) -> Option<Status> {
     let flags = libc::WEXITED | if reap { 0 } else { libc::WNOWAIT };
-    let info = waitid(pid, flags)?;
+    let info = waitid(pid, flags).ok().flatten()?;
     // SAFETY: si_status is valid to read for a filled-in CLD_* report.
     let code = unsafe { info.si_status() };
     Some(match info.si_code {
@@ -263,7 +252,7 @@ pub fn exit_status(pid: i32, reap: bool) -> Option<Status> {
 /// The signal that stopped the child, if it has been stopped since last asked (nothing is
 /// reaped).
 pub fn stop_signal(pid: i32) -> Option<i32> {
-    let info = waitid(pid, libc::WSTOPPED)?;
+    let info = waitid(pid, libc::WSTOPPED).ok().flatten()?;
     // SAFETY: si_status is valid to read for a filled-in CLD_STOPPED report.
     (info.si_code == libc::CLD_STOPPED).then(|| unsafe { info.si_status() })
 }
