@@ -88,6 +88,11 @@ impl Pool {
                 self.rr_dispatch();
             }
             Ok(fd) => {
+                // Every worker accepts from this one socket, and the flag is shared by every
+                // copy: a blocking one leaves a worker that lost the race for a connection
+                // stuck in accept(2), deaf to its channel (seen: a Node worker that never read
+                // its `disconnect`). Non-blocking before it goes out, whatever the worker does.
+                crate::process::sys::set_nonblocking(std::os::fd::AsRawFd::as_raw_fd(&fd));
                 let env = HandleEnvelope {
                     cmd: "NODE_HANDLE",
                     kind: "net.Native",
