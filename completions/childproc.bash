@@ -103,7 +103,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__cluster)
-            opts="-w -k -h -V --workers --task --worker --exec --serialization --shell --keep-order --json --retries --job-timeout --halt --joblog --progress --no-progress --hosts --hosts-file --ssh --remote-childproc --slurm --slurm-args --kill-signal --kill-after --help --version"
+            opts="-w -a -0 -k -h -V --workers --task --worker --exec --serialization --shell --arg-file --null --colsep --keep-order --json --retries --job-timeout --halt --joblog --progress --no-progress --hosts --hosts-file --ssh --remote-childproc --slurm --slurm-args --kill-signal --kill-after --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -130,6 +130,18 @@ _childproc() {
                     return 0
                     ;;
                 --serialization)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --arg-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --colsep)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

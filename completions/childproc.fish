@@ -110,6 +110,8 @@ spin\t'Busy-loop for N milliseconds (at most a day)'"
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l worker -d 'Persistent worker command speaking the Node IPC protocol (e.g. \'node worker.js\')' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l exec -d 'One process per job; {} is replaced by the input (appended when absent)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l serialization -d 'With --worker: the channel\'s wire format, as Node\'s `serialization` option (json, or advanced: inputs and results in the tagged JSON form of fork --serialization advanced)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s a -l arg-file -d 'An input source: one input per line of FILE (\'-\' is stdin); repeatable, before the sources named by INPUTS' -r -F
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l colsep -d 'Split each input at REGEX into columns: each column is one argument ({1}, {2}, ...)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l retries -d 'Retry a failed job (non-zero exit, signal, crashed worker, timeout) up to N times' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l job-timeout -d 'Kill a job (its process group) that runs longer than DURATION (0 = no limit)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l halt -d 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)' -r -f -a "never\t'Run every job regardless'
@@ -123,7 +125,8 @@ complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l remote-c
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l slurm-args -d 'Extra srun options (e.g. \'-p debug -t 10\'), split like a shell would; implies --slurm' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l kill-signal -d 'Signal sent on timeout, limit or interruption (TERM, SIGTERM, sigterm, 15)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l kill-after -d 'Grace period before SIGKILL follows the kill signal (0 = never escalate)' -r
-complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l shell -d 'With --exec: run the template through /bin/sh -c, the input shell-quoted'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l shell -d 'With --exec: run the template through /bin/sh -c, every value shell-quoted'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s 0 -l null -d 'Inputs read from stdin or files end with a NUL byte, not a newline'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s k -l keep-order -d 'Print results in input order (default: completion order)'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l json -d 'One JSON object per job: seq, input, ok, output, error, worker, pid, attempts, durationMs'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l progress -d 'Draw a progress bar on stderr (default when stderr is a terminal)'

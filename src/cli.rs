@@ -354,9 +354,22 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "MODE", default_value = "json", value_parser = values::parse_serialization)]
     pub serialization: crate::ipc::Serialization,
 
-    /// With --exec: run the template through /bin/sh -c, the input shell-quoted
+    /// With --exec: run the template through /bin/sh -c, every value shell-quoted
     #[arg(long, requires = "exec")]
     pub shell: bool,
+
+    /// An input source: one input per line of FILE ('-' is stdin); repeatable, before the
+    /// sources named by INPUTS
+    #[arg(short = 'a', long = "arg-file", value_name = "FILE", value_parser = clap::builder::PathBufValueParser::new())]
+    pub arg_file: Vec<PathBuf>,
+
+    /// Inputs read from stdin or files end with a NUL byte, not a newline
+    #[arg(short = '0', long)]
+    pub null: bool,
+
+    /// Split each input at REGEX into columns: each column is one argument ({1}, {2}, ...)
+    #[arg(long, value_name = "REGEX")]
+    pub colsep: Option<String>,
 
     /// Print results in input order (default: completion order)
     #[arg(short = 'k', long)]
@@ -433,8 +446,14 @@ pub struct ClusterArgs {
     #[command(flatten)]
     pub kill: KillOpts,
 
-    /// Inputs, one per job (default: lines of stdin)
-    #[arg(value_name = "INPUTS", value_parser = clap::value_parser!(OsString))]
+    /// Inputs, one per job (default: lines of stdin). `::: ARGS` and `:::: FILES` add input
+    /// sources (the jobs are every combination); `:::+` and `::::+` pair a source with the
+    /// one before it. Everything from the first input on is an input
+    #[arg(
+        value_name = "INPUTS",
+        value_parser = clap::value_parser!(OsString),
+        trailing_var_arg = true
+    )]
     pub inputs: Vec<OsString>,
 }
 

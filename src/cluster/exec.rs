@@ -123,10 +123,13 @@ impl<'a> ExecSlot<'a> {
     /// Run one job to its end, retrying any failure up to `--retries` times (as GNU parallel
     /// does: a non-zero exit too). `Err` hands the job back: its host connection failed.
     fn run_job(&mut self, job: Job) -> Result<JobReport, (Job, Lost)> {
-        let argv = self.template.argv(&job.input);
-        let command = self.template.command_line(&argv);
         let began = Instant::now();
         let started = SystemTime::now();
+        let argv = match self.template.argv(&job, self.slot.n) {
+            Ok(argv) => argv,
+            Err(why) => return Ok(self.unbuildable(job, why, started)),
+        };
+        let command = self.template.command_line(&argv);
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -153,6 +156,25 @@ impl<'a> ExecSlot<'a> {
                 command,
                 host: Some(host),
             });
+        }
+    }
+
+    /// A job whose command cannot be built (`{3}` of a line with two columns): failed,
+    /// never started.
+    fn unbuildable(&self, job: Job, why: String, started: SystemTime) -> JobReport {
+        let t = Tried::not_started(format!("cannot build the command: {why}"), 125);
+        JobReport {
+            job,
+            outcome: t.outcome,
+            output: Vec::new(),
+            stderr: Vec::new(),
+            slot: self.slot.n,
+            pid: None,
+            attempts: 1,
+            started,
+            duration: std::time::Duration::ZERO,
+            command: Vec::new(),
+            host: None,
         }
     }
 

@@ -210,7 +210,7 @@ impl<'a> IpcSlot<'a> {
 
     fn entry(&self, job: Job) -> InFlight {
         InFlight {
-            msg: job_message(self.task, &job.input),
+            msg: job_message(self.task, &job.input()),
             job,
             attempts: 0,
             began: Instant::now(),

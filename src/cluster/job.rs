@@ -12,7 +12,19 @@ use crate::values::Signal;
 pub(crate) struct Job {
     /// 1-based position in the input.
     pub seq: u64,
-    pub input: Vec<u8>,
+    /// Its arguments: one per input source, or one per column with `--colsep`.
+    pub args: Vec<Vec<u8>>,
+}
+
+impl Job {
+    /// The input as one string (what `{}` stands for, and how a job is named in messages
+    /// and records): the arguments joined by spaces, as GNU parallel joins them.
+    pub(crate) fn input(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self.args.as_slice() {
+            [one] => std::borrow::Cow::Borrowed(one),
+            many => std::borrow::Cow::Owned(many.join(&b' ')),
+        }
+    }
 }
 
 /// Why childproc itself ended a job.

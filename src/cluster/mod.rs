@@ -21,6 +21,7 @@ mod dispatch;
 mod exec;
 #[cfg(test)]
 mod fake;
+mod inputs;
 mod ipc_slot;
 mod job;
 mod launch;
@@ -62,11 +63,12 @@ struct Run {
 
 pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
     let plan = Plan::from_args(a)?;
+    let inputs = Inputs::open(plan.inputs)?;
     let reporter = Reporter::new(&plan.report)?;
     let pool = Pool::start(&plan.pool);
     let settings = plan.settings;
     let jobs = Dispatcher::new(
-        Inputs::new(plan.inputs),
+        inputs,
         pool.workers(),
         settings.remote,
         settings.halt,

@@ -2,10 +2,10 @@
 //! job mode, the pool of hosts and slots, the limits, and what reporting needs. Pure: no
 //! process is started here, so every rule is unit-tested.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::inputs::InputSpec;
 use super::tasks::Task;
 use super::template::Template;
 use crate::cli::{ClusterArgs, Halt, TaskName};
@@ -111,8 +111,8 @@ pub(crate) struct Plan {
     pub settings: Settings,
     pub pool: PoolPlan,
     pub report: ReportPlan,
-    /// The inputs (none: stdin lines).
-    pub inputs: Vec<OsString>,
+    /// Where the jobs come from.
+    pub inputs: InputSpec,
     /// How long the run waits for its slots once interrupted.
     pub stop_grace: Duration,
 }
@@ -154,6 +154,15 @@ impl Plan {
         let pool = pool(&a, d)?;
         let remote = pool.remote();
         let mode = mode(&a)?;
+        let inputs = InputSpec::parse(
+            std::mem::take(&mut a.inputs),
+            &a.arg_file,
+            a.null,
+            a.colsep.as_deref(),
+        )?;
+        if let Mode::Exec(t) = &mode {
+            t.check_arity(inputs.arity())?;
+        }
         let report = ReportPlan {
             keep_order: a.keep_order,
             json: a.json,
@@ -165,7 +174,7 @@ impl Plan {
                 (false, false) => Progress::Auto,
             },
             remote,
-            total: (!a.inputs.is_empty()).then_some(a.inputs.len() as u64),
+            total: inputs.total(),
         };
         let mut stop_grace = a.kill.kill_after.saturating_add(Duration::from_secs(1));
         if remote {
@@ -186,7 +195,7 @@ impl Plan {
             settings,
             pool,
             report,
-            inputs: a.inputs,
+            inputs,
             stop_grace,
         })
     }

@@ -37,6 +37,7 @@ pub fn quote_into(out: &mut Vec<u8>, word: &[u8]) {
 }
 
 /// `word` as one shell word.
+#[cfg(test)]
 pub fn quote(word: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(word.len() + 2);
     quote_into(&mut out, word);

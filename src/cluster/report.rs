@@ -175,7 +175,8 @@ impl Reporter {
     }
 
     fn emit(&mut self, r: &JobReport) {
-        let input = String::from_utf8_lossy(&r.job.input);
+        let input = r.job.input();
+        let input = String::from_utf8_lossy(&input);
         let error = r.outcome.error();
         if self.json {
             let rec = Record::of(r, &input, error.as_deref(), self.exec_mode, self.remote);
