@@ -98,6 +98,7 @@ fn node() -> String {
 fn slurm_engine() {
     let slurm = Slurm::up();
     three_modes_inside_an_allocation(&slurm);
+    gnu_inputs_inside_an_allocation(&slurm);
     outside_an_allocation_with_slurm_args(&slurm);
     step_failures_are_reported_like_local_ones(&slurm);
     ctrl_c_cancels_the_steps(&slurm);
@@ -152,6 +153,31 @@ fn three_modes_inside_an_allocation(slurm: &Slurm) {
     assert_eq!(d.code(), Some(0), "{}", d.err());
     let want: Vec<String> = inputs.iter().map(|i| format!("{{\"got\":{i}}}")).collect();
     assert_eq!(d.out().lines().collect::<Vec<_>>(), want);
+}
+
+/// GNU parallel's input sources and replacement strings: the argv is built by the primary
+/// and reaches the step as data, so the output is what a local run prints.
+fn gnu_inputs_inside_an_allocation(slurm: &Slurm) {
+    let case = [
+        "-k",
+        "--exec",
+        "printf '%s|' {2} {1/} {1.} {#}",
+        ":::",
+        "d.x/f.tar.gz",
+        "$(echo no)",
+        ":::",
+        "a  b",
+        "c",
+    ];
+    let local = run(cp_std().args(["cluster", "--no-progress"]).args(case));
+    assert_eq!(local.code(), Some(0), "{}", local.err());
+    let d = run(slurm.in_allocation(2).arg("--slurm").args(case));
+    assert_eq!(d.code(), Some(0), "{}", d.err());
+    assert_eq!(d.out(), local.out());
+    assert_eq!(
+        local.out(),
+        "a  b|f.tar.gz|d.x/f.tar|1|c|f.tar.gz|d.x/f.tar|2|a  b|$(echo no)|$(echo no)|3|c|$(echo no)|$(echo no)|4|"
+    );
 }
 
 fn outside_an_allocation_with_slurm_args(slurm: &Slurm) {

@@ -564,3 +564,91 @@ process.on('message', () => {});
         "no SIGKILL with the kill signal"
     );
 }
+
+#[test]
+fn gnu_input_sources_and_replacement_strings_work_over_hosts() {
+    // The argv is built here and travels as data: the far side gets the same arguments a
+    // local run gets, whatever the values hold.
+    let hosts = Hosts::up(2);
+    let marker = hosts.dir.path().join("pwned");
+    let m = marker.display().to_string();
+    let cases: Vec<Vec<String>> = vec![
+        [
+            "--exec",
+            "printf '%s|' {2} {1/} {1//} {1.} {1/.}",
+            ":::",
+            "d.x/f.tar.gz",
+            "q",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([":::".into(), format!("$(touch {m})"), "a  b".into()])
+        .collect(),
+        [
+            "--shell",
+            "--exec",
+            "printf '[%s]' {} {#}",
+            ":::",
+            "x",
+            "it's",
+            ":::+",
+            "1",
+            "2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        [
+            "--colsep",
+            ",",
+            "--exec",
+            "printf '%s+' {3} {1}",
+            ":::",
+            "a,b,c",
+            "d,e,f",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    ];
+    for case in cases {
+        let local = cp()
+            .args(["cluster", "--no-progress", "-k"])
+            .args(&case)
+            .timeout(LONG)
+            .output()
+            .unwrap();
+        assert_eq!(local.status.code(), Some(0), "{}", text(&local.stderr));
+        let remote = cp()
+            .args(hosts.cluster("host1,host2"))
+            .arg("-k")
+            .args(&case)
+            .timeout(LONG)
+            .output()
+            .unwrap();
+        assert_eq!(remote.status.code(), Some(0), "{}", text(&remote.stderr));
+        assert!(!local.stdout.is_empty(), "{case:?}");
+        assert_eq!(text(&remote.stdout), text(&local.stdout), "{case:?}");
+    }
+    assert!(!marker.exists(), "a value reached a shell");
+    // {%} is the slot's number there too: slots 1 and 2, one per host.
+    let out = cp()
+        .args(hosts.cluster("host1,host2"))
+        .args([
+            "--exec",
+            "sh -c 'sleep 0.2; echo $0' {%}",
+            ":::",
+            "a",
+            "b",
+            "c",
+            "d",
+        ])
+        .timeout(LONG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut slots = lines(&out.stdout);
+    slots.sort();
+    slots.dedup();
+    assert!(slots.iter().all(|s| s == "1" || s == "2"), "{slots:?}");
+}
