@@ -103,7 +103,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__cluster)
-            opts="-w -a -0 -k -h -V --workers --task --worker --exec --serialization --shell --arg-file --null --colsep --keep-order --json --retries --job-timeout --halt --joblog --progress --no-progress --hosts --hosts-file --ssh --remote-childproc --slurm --slurm-args --kill-signal --kill-after --help --version"
+            opts="-j -w -a -0 -k -h -V --jobs --workers --task --worker --exec --serialization --shell --arg-file --null --colsep --keep-order --json --retries --job-timeout --halt --delay --joblog --progress --no-progress --hosts --hosts-file --ssh --remote-childproc --slurm --slurm-args --kill-signal --kill-after --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -113,7 +113,15 @@ _childproc() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -154,7 +162,11 @@ _childproc() {
                     return 0
                     ;;
                 --halt)
-                    COMPREPLY=($(compgen -W "never now soon" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --joblog)

@@ -102,7 +102,7 @@ complete -c childproc -n "__fish_childproc_using_subcommand fork" -l env-clear -
 complete -c childproc -n "__fish_childproc_using_subcommand fork" -l preserve-status -d 'On timeout, exit with the child\'s status instead of 124'
 complete -c childproc -n "__fish_childproc_using_subcommand fork" -s h -l help -d 'Print help'
 complete -c childproc -n "__fish_childproc_using_subcommand fork" -s V -l version -d 'Print version'
-complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s w -l workers -d 'Number of worker processes (default: available parallelism; with --hosts: slots per host that gives no N/; with --slurm: the allocation\'s task count)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s w -s j -l workers -l jobs -d 'Number of worker processes: N, N% of this machine\'s cores (rounded down), or +N/-N relative to them; at least 1 (0 is refused: GNU parallel\'s -j 0, "as many as possible", is not supported). Default: available parallelism; with --hosts: slots per host that gives no N/ (relative forms count this machine\'s cores, not each host\'s); with --slurm: the allocation\'s task count' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l task -d 'Built-in CPU task run by pooled childproc workers; each input is N' -r -f -a "fib\t'Naive recursive Fibonacci of N (N <= 93, the largest that fits in 64 bits)'
 sum\t'Sum of 0..=N computed in a loop'
 primes\t'Count the primes below N (N <= 2*10^9)'
@@ -113,10 +113,9 @@ complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l serializ
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s a -l arg-file -d 'An input source: one input per line of FILE (\'-\' is stdin); repeatable, before the sources named by INPUTS' -r -F
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l colsep -d 'Split each input at REGEX into columns: each column is one argument ({1}, {2}, ...)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l retries -d 'Retry a failed job (non-zero exit, signal, crashed worker, timeout) up to N times' -r
-complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l job-timeout -d 'Kill a job (its process group) that runs longer than DURATION (0 = no limit)' -r
-complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l halt -d 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)' -r -f -a "never\t'Run every job regardless'
-now\t'Stop at once: kill running jobs, start no more'
-soon\t'Start no more jobs, let running ones finish'"
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l job-timeout -d 'Kill a job (its process group) that runs longer than DURATION (0 = no limit), or than N% (over 100) of the median runtime of the jobs that succeeded so far; the percentage sets no limit until 3 jobs have succeeded' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l halt -d 'Start no more jobs once a condition is met, as GNU parallel: never, or WHEN,WHY=N|N% with WHEN now (also kill running jobs) or soon (let them finish), WHY fail, success or done, N% of all jobs (of the jobs taken so far when inputs come from stdin). now and soon are now,fail=1 and soon,fail=1; GNU\'s 0, 1, 2, -1, -2 and N% also work. A run stopped on success exits 0 unless a job failed on its own' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l delay -d 'Start no job sooner than DURATION after the previous one started (GNU parallel\'s --delay: seconds, e.g. 0.5, or with units: 1.5s, 1m30s, 300ms)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l joblog -d 'Write GNU parallel\'s joblog (TSV, same columns and meanings) to FILE' -r -F
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l hosts -d 'Run slots on these machines over ssh: [N/][user@]host[:port],... (N slots, default 1 or --workers; \':\' is this machine)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l hosts-file -d 'Read --hosts entries from FILE, one per line (# comments)' -r -F

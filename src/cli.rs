@@ -318,24 +318,24 @@ pub enum TaskName {
     Spin,
 }
 
-/// What `cluster` does when a job fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Halt {
-    /// Run every job regardless
-    Never,
-    /// Stop at once: kill running jobs, start no more
-    Now,
-    /// Start no more jobs, let running ones finish
-    Soon,
-}
-
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("mode").required(true).args(["task", "worker", "exec"])))]
 pub struct ClusterArgs {
-    /// Number of worker processes (default: available parallelism; with --hosts: slots per
-    /// host that gives no N/; with --slurm: the allocation's task count)
-    #[arg(short = 'w', long, value_name = "N", value_parser = values::parse_workers)]
-    pub workers: Option<usize>,
+    /// Number of worker processes: N, N% of this machine's cores (rounded down), or +N/-N
+    /// relative to them; at least 1 (0 is refused: GNU parallel's -j 0, "as many as
+    /// possible", is not supported). Default: available parallelism; with --hosts: slots per
+    /// host that gives no N/ (relative forms count this machine's cores, not each host's);
+    /// with --slurm: the allocation's task count
+    #[arg(
+        short = 'w',
+        long,
+        visible_short_alias = 'j',
+        visible_alias = "jobs",
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = values::parse_worker_count
+    )]
+    pub workers: Option<values::WorkerCount>,
 
     /// Built-in CPU task run by pooled childproc workers; each input is N
     #[arg(long, value_enum, value_name = "NAME")]
@@ -383,13 +383,35 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "N", default_value = "0")]
     pub retries: u32,
 
-    /// Kill a job (its process group) that runs longer than DURATION (0 = no limit)
-    #[arg(long, value_name = "DURATION", value_parser = values::parse_duration_or_zero)]
-    pub job_timeout: Option<Duration>,
+    /// Kill a job (its process group) that runs longer than DURATION (0 = no limit), or than
+    /// N% (over 100) of the median runtime of the jobs that succeeded so far; the percentage
+    /// sets no limit until 3 jobs have succeeded
+    #[arg(long, value_name = "DURATION|N%", value_parser = values::parse_job_timeout)]
+    pub job_timeout: Option<values::JobTimeout>,
 
-    /// On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)
-    #[arg(long, value_enum, value_name = "WHEN", default_value = "never")]
-    pub halt: Halt,
+    /// Start no more jobs once a condition is met, as GNU parallel: never, or WHEN,WHY=N|N% with
+    /// WHEN now (also kill running jobs) or soon (let them finish), WHY fail, success or done,
+    /// N% of all jobs (of the jobs taken so far when inputs come from stdin). now and soon are
+    /// now,fail=1 and soon,fail=1; GNU's 0, 1, 2, -1, -2 and N% also work. A run stopped on
+    /// success exits 0 unless a job failed on its own
+    #[arg(
+        long,
+        value_name = "WHEN",
+        default_value = "never",
+        allow_negative_numbers = true,
+        value_parser = values::parse_halt
+    )]
+    pub halt: values::HaltPolicy,
+
+    /// Start no job sooner than DURATION after the previous one started (GNU parallel's
+    /// --delay: seconds, e.g. 0.5, or with units: 1.5s, 1m30s, 300ms)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_negative_numbers = true,
+        value_parser = values::parse_gnu_duration
+    )]
+    pub delay: Option<Duration>,
 
     /// Write GNU parallel's joblog (TSV, same columns and meanings) to FILE
     #[arg(long, value_name = "FILE", value_parser = clap::builder::PathBufValueParser::new())]

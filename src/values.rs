@@ -285,6 +285,280 @@ pub fn parse_workers(s: &str) -> Result<usize, String> {
     }
 }
 
+/// `cluster -j/--workers`: a count, or one relative to this machine's parallelism (GNU
+/// parallel's spellings). Resolved by the cluster plan, which knows the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerCount {
+    /// `N`
+    Exact(usize),
+    /// `N%` of the parallelism (rounded down, at least 1).
+    Percent(u64),
+    /// `+N`: the parallelism plus N.
+    Plus(usize),
+    /// `-N`: the parallelism minus N (at least 1).
+    Minus(usize),
+}
+
+/// `N`, `N%`, `+N` or `-N`. Zero (and `0%`) is refused: GNU parallel's `-j 0` ("as many as
+/// possible") is not adopted.
+pub fn parse_worker_count(s: &str) -> Result<WorkerCount, String> {
+    let t = s.trim();
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    let junk = || format!("'{s}' is not a number of workers (N, N%, +N or -N)");
+    let too_big = || format!("'{s}': too many workers (at most 4096)");
+    if let Some(p) = t.strip_suffix('%') {
+        if !digits(p) {
+            return Err(junk());
+        }
+        return match p.parse::<u64>() {
+            Ok(0) => Err("0% of the cores is no workers: give at least 1%".into()),
+            Ok(p) => Ok(WorkerCount::Percent(p)),
+            Err(_) => Err(too_big()),
+        };
+    }
+    for (sign, make) in [
+        ('+', WorkerCount::Plus as fn(usize) -> WorkerCount),
+        ('-', WorkerCount::Minus),
+    ] {
+        if let Some(n) = t.strip_prefix(sign) {
+            if !digits(n) {
+                return Err(junk());
+            }
+            return n.parse::<usize>().map(make).map_err(|_| too_big());
+        }
+    }
+    if !digits(t) {
+        return Err(junk());
+    }
+    match t.parse::<usize>() {
+        Ok(0) => Err(
+            "at least 1 worker (GNU parallel's -j 0, as many as possible, is not supported)".into(),
+        ),
+        Ok(n) if n > 4096 => Err(format!("{n} workers is too many (at most 4096)")),
+        Ok(n) => Ok(WorkerCount::Exact(n)),
+        Err(_) => Err(too_big()),
+    }
+}
+
+/// A duration in GNU parallel's spelling (`--delay`): a number of seconds (`0.5`), or numbers
+/// each followed by `d`, `h`, `m`, `s` or `ms` (`1m30s`, `1.5s`, `300ms`); a last number
+/// without a unit counts as seconds (`1m30`). Zero is allowed.
+pub fn parse_gnu_duration(s: &str) -> Result<Duration, String> {
+    let bad = |why: &str| {
+        format!("invalid duration '{s}': {why} (seconds, or with units: 0.5, 1.5s, 1m30s, 300ms)")
+    };
+    let t = s.trim().to_ascii_lowercase();
+    if t.starts_with('-') {
+        return Err(format!("negative duration '{s}'"));
+    }
+    if t.is_empty() {
+        return Err(bad("empty"));
+    }
+    let mut rest = t.as_str();
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(num_end);
+        let unit_end = after
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_end);
+        let nanos_per: u128 = match unit {
+            "" | "s" => 1_000_000_000,
+            "ms" => 1_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "d" => 86_400_000_000_000,
+            _ => return Err(bad(&format!("unknown unit '{unit}'"))),
+        };
+        if unit.is_empty() && !after.is_empty() {
+            return Err(bad("not a number with optional units"));
+        }
+        total = decimal_times(number, nanos_per)
+            .and_then(|n| total.checked_add(n))
+            .ok_or_else(|| bad("not a number with optional units"))?;
+        rest = after;
+    }
+    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| bad("too large"))?;
+    Ok(Duration::new(secs, (total % 1_000_000_000) as u32))
+}
+
+/// `number` (digits with an optional fraction: `1`, `1.5`, `.5`) times `scale`, rounded down;
+/// `None` for anything else or on overflow.
+fn decimal_times(number: &str, scale: u128) -> Option<u128> {
+    let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+    if (int.is_empty() && frac.is_empty()) || frac.contains('.') || frac.len() > 30 {
+        return None;
+    }
+    let whole = |d: &str| {
+        if d.is_empty() {
+            Some(0)
+        } else {
+            d.parse::<u128>().ok()
+        }
+    };
+    let frac_part = whole(frac)?.checked_mul(scale)? / 10u128.pow(frac.len() as u32);
+    whole(int)?.checked_mul(scale)?.checked_add(frac_part)
+}
+
+/// When `--halt` stops the run once its condition is met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HaltWhen {
+    /// Kill the running jobs, start no more.
+    Now,
+    /// Start no more jobs, let the running ones finish.
+    Soon,
+}
+
+/// What `--halt` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HaltWhy {
+    Fail,
+    Success,
+    /// Every finished job, whatever its end.
+    Done,
+}
+
+/// How many counted jobs trigger `--halt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threshold {
+    /// At least this many (≥ 1).
+    Count(u64),
+    /// At least this percentage (1-100) of all the jobs.
+    Percent(u8),
+}
+
+/// `--halt`: never, or when, on what and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HaltPolicy {
+    Never,
+    On {
+        when: HaltWhen,
+        why: HaltWhy,
+        threshold: Threshold,
+    },
+}
+
+impl fmt::Display for HaltPolicy {
+    /// GNU parallel's long form: `never`, `now,fail=1`, `soon,success=50%`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let HaltPolicy::On {
+            when,
+            why,
+            threshold,
+        } = self
+        else {
+            return f.write_str("never");
+        };
+        let when = match when {
+            HaltWhen::Now => "now",
+            HaltWhen::Soon => "soon",
+        };
+        let why = match why {
+            HaltWhy::Fail => "fail",
+            HaltWhy::Success => "success",
+            HaltWhy::Done => "done",
+        };
+        match threshold {
+            Threshold::Count(n) => write!(f, "{when},{why}={n}"),
+            Threshold::Percent(p) => write!(f, "{when},{why}={p}%"),
+        }
+    }
+}
+
+/// `--halt` in GNU parallel's forms: `never`, `now`/`soon` (= `,fail=1`),
+/// `now|soon,fail|success|done=N|N%`, and the legacy `0`, `1`, `2`, `-1`, `-2` and `N%`.
+pub fn parse_halt(s: &str) -> Result<HaltPolicy, String> {
+    use HaltWhen::{Now, Soon};
+    use HaltWhy::{Fail, Success};
+    let on = |when, why, threshold| HaltPolicy::On {
+        when,
+        why,
+        threshold,
+    };
+    let one = Threshold::Count(1);
+    let t = s.trim();
+    match t {
+        "never" | "0" => return Ok(HaltPolicy::Never),
+        "now" | "2" => return Ok(on(Now, Fail, one)),
+        "soon" | "1" => return Ok(on(Soon, Fail, one)),
+        "-1" => return Ok(on(Soon, Success, one)),
+        "-2" => return Ok(on(Now, Success, one)),
+        _ => {}
+    }
+    if t.ends_with('%') && !t.contains(',') {
+        return Ok(on(Soon, Fail, parse_threshold(t)?));
+    }
+    let (word, cond) = t.split_once(',').ok_or_else(|| {
+        "expected never, now, soon or WHEN,WHY=N (e.g. now,fail=1, soon,fail=10%)".to_string()
+    })?;
+    let when = match word {
+        "now" => Now,
+        "soon" => Soon,
+        _ => return Err(format!("'{word}' is not now or soon")),
+    };
+    let (why, n) = cond
+        .split_once('=')
+        .ok_or_else(|| format!("expected fail=N, success=N or done=N (or N%) after '{word},'"))?;
+    let why = match why {
+        "fail" => Fail,
+        "success" => Success,
+        "done" => HaltWhy::Done,
+        _ => return Err(format!("'{why}' is not fail, success or done")),
+    };
+    Ok(on(when, why, parse_threshold(n)?))
+}
+
+/// `N` (≥ 1) or `N%` (1-100).
+fn parse_threshold(n: &str) -> Result<Threshold, String> {
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    if let Some(p) = n.strip_suffix('%') {
+        return match p.parse::<u8>() {
+            Ok(v @ 1..=100) if digits(p) => Ok(Threshold::Percent(v)),
+            _ => Err(format!("'{n}' is not a percentage from 1% to 100%")),
+        };
+    }
+    if !digits(n) {
+        return Err(format!("'{n}' is not a number of jobs or a percentage"));
+    }
+    match n.parse::<u64>() {
+        Ok(0) => Err("the count must be at least 1".into()),
+        Ok(c) => Ok(Threshold::Count(c)),
+        Err(_) => Err(format!("'{n}' is too large")),
+    }
+}
+
+/// `cluster --job-timeout`: a fixed limit, or a percentage of the median runtime of the jobs
+/// that succeeded so far (GNU parallel's `N%`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobTimeout {
+    Fixed(Duration),
+    /// This percentage (over 100) of the median.
+    OfMedian(u32),
+}
+
+/// A duration as [`parse_duration_or_zero`] reads it, or `N%` with N over 100.
+pub fn parse_job_timeout(s: &str) -> Result<JobTimeout, String> {
+    let t = s.trim();
+    let Some(p) = t.strip_suffix('%') else {
+        return parse_duration_or_zero(s).map(JobTimeout::Fixed);
+    };
+    if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "'{s}' is not a whole percentage (e.g. 200% of the median runtime)"
+        ));
+    }
+    match p.parse::<u32>() {
+        Ok(n) if n > 100 => Ok(JobTimeout::OfMedian(n)),
+        Ok(n) => Err(format!(
+            "{n}% would kill typical jobs: the percentage is of the median runtime of successful jobs, so it must be over 100% (e.g. 200%)"
+        )),
+        Err(_) => Err(format!("'{s}': percentage too large")),
+    }
+}
+
 /// One entry of `--hosts`: `[N/][user@]host[:port]`, or `:` for this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostSpec {
@@ -476,6 +750,163 @@ mod tests {
         assert!(parse_env_pair("A").is_err());
         assert!(parse_env_pair("=x").is_err());
         assert!(parse_env_pair("A=\0").is_err());
+    }
+
+    #[test]
+    fn worker_counts() {
+        use WorkerCount::*;
+        let ok = |s: &str| parse_worker_count(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(ok("4"), Exact(4));
+        assert_eq!(ok("4096"), Exact(4096));
+        assert_eq!(ok("50%"), Percent(50));
+        assert_eq!(ok("250%"), Percent(250));
+        assert_eq!(ok("+1"), Plus(1));
+        assert_eq!(ok("+0"), Plus(0));
+        assert_eq!(ok("-1"), Minus(1));
+        assert!(parse_worker_count("0").unwrap_err().contains("-j 0"));
+        assert!(
+            parse_worker_count("0%")
+                .unwrap_err()
+                .contains("at least 1%")
+        );
+        assert!(
+            parse_worker_count("4097")
+                .unwrap_err()
+                .contains("at most 4096")
+        );
+        for bad in [
+            "", "x", "1.5", "%", "+", "-", "+-1", "--1", "5%%", "1e3", "+x", " %", "50 %",
+        ] {
+            assert!(parse_worker_count(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn gnu_durations() {
+        let ok = |s: &str| parse_gnu_duration(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        let ms = Duration::from_millis;
+        assert_eq!(ok("0"), Duration::ZERO);
+        assert_eq!(ok("2"), Duration::from_secs(2), "a bare number is seconds");
+        assert_eq!(ok("0.5"), ms(500));
+        assert_eq!(ok(".25"), ms(250));
+        assert_eq!(ok("1.5s"), ms(1500));
+        assert_eq!(ok("300ms"), ms(300));
+        assert_eq!(ok("1m30s"), Duration::from_secs(90));
+        assert_eq!(
+            ok("1m30"),
+            Duration::from_secs(90),
+            "a last bare number is seconds"
+        );
+        assert_eq!(ok("2h"), Duration::from_secs(7200));
+        assert_eq!(ok("1d"), Duration::from_secs(86400));
+        assert_eq!(ok("1D2H"), Duration::from_secs(93600));
+        assert_eq!(ok("0.001"), ms(1));
+        assert_eq!(ok("1s500ms"), ms(1500));
+        assert!(parse_gnu_duration("-1").unwrap_err().contains("negative"));
+        for bad in [
+            "",
+            "x",
+            "1x",
+            "s",
+            "1..5",
+            "1.2.3",
+            "1 s",
+            "5 m",
+            "1s-",
+            "10w",
+            "1e3",
+            "99999999999999999999999999999d",
+        ] {
+            assert!(parse_gnu_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn halt_policies() {
+        use HaltWhen::*;
+        use HaltWhy::*;
+        let on = |when, why, threshold| HaltPolicy::On {
+            when,
+            why,
+            threshold,
+        };
+        let ok = |s: &str| parse_halt(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        let (one, c) = (Threshold::Count(1), Threshold::Count);
+        assert_eq!(ok("never"), HaltPolicy::Never);
+        assert_eq!(ok("0"), HaltPolicy::Never);
+        assert_eq!(ok("now"), on(Now, Fail, one));
+        assert_eq!(ok("soon"), on(Soon, Fail, one));
+        assert_eq!(ok("1"), on(Soon, Fail, one));
+        assert_eq!(ok("2"), on(Now, Fail, one));
+        assert_eq!(ok("-1"), on(Soon, Success, one));
+        assert_eq!(ok("-2"), on(Now, Success, one));
+        assert_eq!(ok("10%"), on(Soon, Fail, Threshold::Percent(10)));
+        assert_eq!(ok("now,fail=3"), on(Now, Fail, c(3)));
+        assert_eq!(ok("soon,fail=50%"), on(Soon, Fail, Threshold::Percent(50)));
+        assert_eq!(ok("now,success=2"), on(Now, Success, c(2)));
+        assert_eq!(
+            ok("soon,success=100%"),
+            on(Soon, Success, Threshold::Percent(100))
+        );
+        assert_eq!(ok("now,done=5"), on(Now, Done, c(5)));
+        assert_eq!(ok("soon,done=1%"), on(Soon, Done, Threshold::Percent(1)));
+        for s in ["never", "now,fail=1", "soon,success=2", "now,done=50%"] {
+            assert_eq!(ok(s).to_string(), s);
+        }
+        let err = |s: &str| parse_halt(s).expect_err(s);
+        assert!(err("now,fail=0").contains("at least 1"));
+        assert!(err("later,fail=1").contains("'later' is not now or soon"));
+        assert!(err("now,fail=x").contains("'x'"));
+        assert!(err("now,fail=101%").contains("1% to 100%"));
+        assert!(err("now,fail=0%").contains("1% to 100%"));
+        assert!(err("now,oops=1").contains("fail, success or done"));
+        assert!(err("0%").contains("1% to 100%"));
+        for bad in [
+            "",
+            "later",
+            "3",
+            "-3",
+            "now,",
+            "now,fail",
+            "now,fail=",
+            "now,fail=1,x",
+            "never,fail=1",
+            "now,fail=-1",
+            "now,fail=+1",
+            "now,fail=1.5",
+            "now,fail=5%%",
+        ] {
+            assert!(parse_halt(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn job_timeouts() {
+        assert_eq!(parse_job_timeout("200%"), Ok(JobTimeout::OfMedian(200)));
+        assert_eq!(parse_job_timeout("101%"), Ok(JobTimeout::OfMedian(101)));
+        assert_eq!(
+            parse_job_timeout("5s"),
+            Ok(JobTimeout::Fixed(Duration::from_secs(5)))
+        );
+        assert_eq!(
+            parse_job_timeout("250"),
+            Ok(JobTimeout::Fixed(Duration::from_millis(250))),
+            "a bare number is milliseconds, as before"
+        );
+        assert!(parse_job_timeout("50%").unwrap_err().contains("over 100%"));
+        assert!(parse_job_timeout("100%").unwrap_err().contains("over 100%"));
+        for bad in [
+            "%",
+            "x%",
+            "1.5%",
+            "-200%",
+            "200%%",
+            "99999999999%",
+            "-1",
+            "x",
+        ] {
+            assert!(parse_job_timeout(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -367,7 +367,7 @@ fn shell_jobs_get_their_input_byte_for_byte() {
 
 #[test]
 fn invalid_worker_counts_are_usage_errors() {
-    for bad in ["0", "-1", "abc", "1.5"] {
+    for bad in ["0", "0%", "abc", "1.5", "-x"] {
         let out = cp()
             .args(["cluster", "--workers", bad, "--exec", "true", "x"])
             .output()

@@ -516,6 +516,33 @@ fn job_timeouts_and_retries_apply_on_remote_hosts() {
 }
 
 #[test]
+fn a_timeout_of_the_median_travels_with_each_remote_job() {
+    let hosts = Hosts::up(1);
+    let _sweep = Sweep::new(&[&["sleep", "986.5"]]);
+    // One slot: three quick successes set the median; the slow job's limit goes with it.
+    let t = Instant::now();
+    let out = cp()
+        .args(hosts.cluster("host1"))
+        .args(["--job-timeout", "300%", "--json", "--exec", "sleep"])
+        .args(["0.2", "0.2", "0.2", "986.5", "0.2"])
+        .timeout(LONG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+    let recs = json_lines(&out.stdout);
+    let slow = recs.iter().find(|r| r["input"] == "986.5").unwrap();
+    let err = slow["error"].as_str().unwrap();
+    assert!(err.contains("(300% of the median "), "{slow}");
+    assert_eq!(recs.iter().filter(|r| r["ok"] == true).count(), 4);
+    assert_none_left(
+        &["sleep", "986.5"],
+        Duration::from_secs(10),
+        "timed-out remote job",
+    );
+}
+
+#[test]
 fn a_remote_worker_is_stopped_with_the_kill_signal() {
     // On the far side too: --kill-signal first, SIGKILL only after --kill-after.
     let hosts = Hosts::up(1);

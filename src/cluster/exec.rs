@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use super::attempt::Attempt;
-use super::job::{Job, JobOutcome, JobReport, Stop};
+use super::job::{Job, JobOutcome, JobReport, Stop, Timeout};
 use super::launch::Role;
 use super::protocol::{JobReply, JobRequest};
 use super::slot::Slot;
 use super::template::Template;
 use super::worker::{Lost, Reply, Worker};
-use crate::process::Status;
+use crate::process::{Limits, Status};
 
 /// How one try ended, in the terms of its report.
 struct Tried {
@@ -32,11 +32,10 @@ impl Tried {
         }
     }
 
-    fn ran(a: Attempt, slot: &Slot) -> Tried {
+    /// A try that ran under the `--job-timeout` `limit`.
+    fn ran(a: Attempt, limit: Option<Timeout>) -> Tried {
         let stop = if a.timed_out {
-            Some(Stop::TimedOut(
-                slot.settings.job_timeout.unwrap_or_default(),
-            ))
+            Some(Stop::TimedOut(limit.unwrap_or_default()))
         } else if a.cancelled {
             Some(Stop::Cancelled)
         } else {
@@ -133,7 +132,9 @@ impl<'a> ExecSlot<'a> {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let (t, host) = match self.try_once(&argv) {
+            // Computed as each try starts: a percentage of the median changes as jobs end.
+            let limit = self.slot.jobs.job_timeout();
+            let (t, host) = match self.try_once(&argv, limit) {
                 (Ok(t), host) => (t, host),
                 (Err(lost), _) => return Err((job, lost)),
             };
@@ -178,15 +179,23 @@ impl<'a> ExecSlot<'a> {
         }
     }
 
-    /// One try, here or on the slot's host; also where it ran.
-    fn try_once(&mut self, argv: &[OsString]) -> (Result<Tried, Lost>, Arc<str>) {
+    /// One try under `limit`, here or on the slot's host; also where it ran.
+    fn try_once(
+        &mut self,
+        argv: &[OsString],
+        limit: Option<Timeout>,
+    ) -> (Result<Tried, Lost>, Arc<str>) {
         let launcher = self.slot.launcher;
         let tried = if launcher.runs_here() {
+            let limits = Limits {
+                timeout: limit.map(|t| t.after),
+                ..self.slot.settings.limits
+            };
             launcher
-                .attempt(argv, &self.slot.settings.limits)
+                .attempt(argv, &limits)
                 .map_err(|e| RemoteEnd::Spawn(e.to_string(), i32::from(e.exit().code())))
         } else {
-            self.attempt_remote(argv)
+            self.attempt_remote(argv, limit)
         };
         let host = if launcher.runs_here() {
             Arc::clone(&launcher.state().label)
@@ -194,15 +203,20 @@ impl<'a> ExecSlot<'a> {
             launcher.host_of(self.server.as_ref().and_then(|w| w.remote_host()))
         };
         let tried = match tried {
-            Ok(a) => Ok(Tried::ran(a, &self.slot)),
+            Ok(a) => Ok(Tried::ran(a, limit)),
             Err(RemoteEnd::Spawn(msg, code)) => Ok(Tried::not_started(msg, code)),
             Err(RemoteEnd::Lost(lost)) => Err(lost),
         };
         (tried, host)
     }
 
-    /// One try through the host's exec server, connecting first if needed.
-    fn attempt_remote(&mut self, argv: &[OsString]) -> Result<Attempt, RemoteEnd> {
+    /// One try through the host's exec server, connecting first if needed. A fixed limit
+    /// went with the connection's arguments; one taken of the median goes with the job.
+    fn attempt_remote(
+        &mut self,
+        argv: &[OsString],
+        limit: Option<Timeout>,
+    ) -> Result<Attempt, RemoteEnd> {
         if self.server.is_none() {
             let role = Role::Exec(&self.slot.settings.exec_limits);
             let w = self
@@ -215,7 +229,8 @@ impl<'a> ExecSlot<'a> {
         let Some(w) = self.server.as_mut() else {
             return Err(RemoteEnd::Lost(Lost::retry("no connection")));
         };
-        let reply = if w.send(&JobRequest::line(argv)) {
+        let per_job = limit.filter(|t| t.of_median.is_some()).map(|t| t.after);
+        let reply = if w.send(&JobRequest::line(argv, per_job)) {
             w.wait(None)
         } else {
             w.wait(Some(std::time::Duration::from_secs(2)))

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::job::{Job, JobOutcome, JobReport, Stop};
+use super::job::{Job, JobOutcome, JobReport, Stop, Timeout};
 use super::launch::Role;
 use super::protocol::{TaskReply, TaskRequest};
 use super::quote;
@@ -103,6 +103,8 @@ pub(crate) struct IpcSlot<'a> {
     startup_deaths: u32,
     /// Why the slot gave up, once it has.
     gave_up: Option<String>,
+    /// The `--job-timeout` of the last wait.
+    limit: Option<Timeout>,
     /// Sent to the current worker, oldest first; the front one is the job it is running.
     inflight: VecDeque<InFlight>,
     /// Taken from the queue but not (or no longer) at a worker: sent first.
@@ -149,6 +151,7 @@ impl<'a> IpcSlot<'a> {
             answered: 0,
             startup_deaths: 0,
             gave_up: None,
+            limit: None,
             inflight: VecDeque::new(),
             ready: VecDeque::new(),
             pace: Pace {
@@ -256,7 +259,9 @@ impl<'a> IpcSlot<'a> {
                 break; // the worker is gone; wait() reports how
             }
         }
-        let reply = w.wait(self.slot.settings.job_timeout);
+        // Computed for each wait: a percentage of the median changes as jobs end.
+        self.limit = self.slot.jobs.job_timeout();
+        let reply = w.wait(self.limit.map(|t| t.after));
         // Read after the wait: a remote worker's pid and node arrive with its hello (and a
         // job that times out or is killed before any answer still names them).
         let seen = Seen {
@@ -346,7 +351,7 @@ impl<'a> IpcSlot<'a> {
     fn on_timeout(&mut self, seen: &Seen) {
         self.retire_worker();
         let outcome = JobOutcome::WorkerStopped {
-            stop: Stop::TimedOut(self.slot.settings.job_timeout.unwrap_or_default()),
+            stop: Stop::TimedOut(self.limit.unwrap_or_default()),
             signal: seen.killed_by,
         };
         self.fail_front(outcome, seen);

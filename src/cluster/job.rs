@@ -30,21 +30,58 @@ impl Job {
 /// Why childproc itself ended a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stop {
-    /// `--job-timeout` expired (after this long).
-    TimedOut(Duration),
+    /// `--job-timeout` expired.
+    TimedOut(Timeout),
     /// The run is being stopped (`--halt now`, a signal).
     Cancelled,
+}
+
+/// The `--job-timeout` one job ran under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Timeout {
+    pub after: Duration,
+    /// `--job-timeout N%`: N, and the median runtime of successful jobs it was taken of.
+    pub of_median: Option<(u32, Duration)>,
+}
+
+impl Timeout {
+    pub(crate) fn fixed(after: Duration) -> Timeout {
+        Timeout {
+            after,
+            of_median: None,
+        }
+    }
 }
 
 impl Stop {
     fn message(self) -> String {
         match self {
-            Stop::TimedOut(after) => {
-                format!("timed out after {}", humantime::format_duration(after))
-            }
+            Stop::TimedOut(Timeout {
+                after,
+                of_median: None,
+            }) => format!("timed out after {}", humantime::format_duration(after)),
+            Stop::TimedOut(Timeout {
+                after,
+                of_median: Some((pct, median)),
+            }) => format!(
+                "timed out after {} ({pct}% of the median {})",
+                rounded(after),
+                rounded(median)
+            ),
             Stop::Cancelled => "killed: the run was stopped".into(),
         }
     }
+}
+
+/// A computed duration in words, to the millisecond (to the microsecond below that).
+fn rounded(d: Duration) -> humantime::FormattedDuration {
+    let whole = |n: u128| u64::try_from(n).unwrap_or(u64::MAX);
+    let d = if d >= Duration::from_millis(1) {
+        Duration::from_millis(whole(d.as_millis()))
+    } else {
+        Duration::from_micros(whole(d.as_micros()))
+    };
+    humantime::format_duration(d)
 }
 
 /// What happened to one job.
@@ -248,12 +285,24 @@ mod tests {
         let cases: Vec<(JobOutcome, bool, Ended, Option<&str>)> = vec![
             (
                 JobOutcome::WorkerStopped {
-                    stop: Stop::TimedOut(t),
+                    stop: Stop::TimedOut(Timeout::fixed(t)),
                     signal: 15,
                 },
                 false,
                 Ended::stopped(15),
                 Some("timed out after 1s"),
+            ),
+            (
+                JobOutcome::Exited {
+                    status: Status::Signaled(15),
+                    stop: Some(Stop::TimedOut(Timeout {
+                        after: Duration::from_micros(2_400_900),
+                        of_median: Some((200, Duration::from_micros(1_200_450))),
+                    })),
+                },
+                false,
+                Ended::stopped(15),
+                Some("timed out after 2s 400ms (200% of the median 1s 200ms)"),
             ),
             (
                 JobOutcome::Exited {

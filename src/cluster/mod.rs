@@ -70,8 +70,8 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
     let jobs = Dispatcher::new(
         inputs,
         pool.workers(),
-        settings.remote,
-        settings.halt,
+        &settings,
+        plan.report.total,
         Box::new(reporter),
     );
     let run = Arc::new(Run { settings, jobs });
@@ -163,7 +163,9 @@ fn finish(run: &Run, pool: &Pool, wall: Duration, interrupted: Option<i32>) -> E
     };
     // Held to the end: a slot still running cannot report after the summary.
     let mut sink = run.jobs.sink();
-    let delivered = sink.finish(&summary);
+    let mut delivered = sink.finish(&summary);
+    // A run that `--halt …,success=…` stopped: the jobs the halt killed are not failures.
+    delivered.failed = delivered.failed.saturating_sub(run.jobs.excused());
     if collapsed && run.settings.remote && summary.hosts.iter().all(|(_, down)| *down) {
         error_line("all hosts are down; the jobs left could not run");
     }

@@ -8,10 +8,10 @@ use std::time::Duration;
 use super::inputs::InputSpec;
 use super::tasks::Task;
 use super::template::Template;
-use crate::cli::{ClusterArgs, Halt, TaskName};
+use crate::cli::{ClusterArgs, TaskName};
 use crate::process::Limits;
 use crate::usage::UsageError;
-use crate::values::HostSpec;
+use crate::values::{HaltPolicy, HostSpec, JobTimeout, WorkerCount};
 
 /// How jobs are run.
 #[derive(Debug)]
@@ -33,9 +33,12 @@ pub(crate) enum Mode {
 #[derive(Debug)]
 pub(crate) struct Settings {
     pub mode: Mode,
-    pub halt: Halt,
+    pub halt: HaltPolicy,
     pub retries: u32,
-    pub job_timeout: Option<Duration>,
+    /// `--job-timeout`; `None`: no limit. The fixed form is also in `limits`.
+    pub job_timeout: Option<JobTimeout>,
+    /// `--delay`: the least time between two job starts.
+    pub delay: Option<Duration>,
     pub limits: Limits,
     /// Some slots run on other machines (jobs may be handed back; hosts are reported).
     pub remote: bool,
@@ -149,9 +152,15 @@ impl Plan {
 
     pub(crate) fn build(mut a: ClusterArgs, d: &Defaults) -> anyhow::Result<Plan> {
         // A zero limit is no limit, as for every other duration.
-        a.job_timeout = a.job_timeout.filter(|t| !t.is_zero());
+        a.job_timeout = a
+            .job_timeout
+            .filter(|t| *t != JobTimeout::Fixed(Duration::ZERO));
         check_mode_options(&a)?;
-        let pool = pool(&a, d)?;
+        let workers = a
+            .workers
+            .map(|w| resolve_workers(w, d.parallelism))
+            .transpose()?;
+        let pool = pool(&a, workers, d)?;
         let remote = pool.remote();
         let mode = mode(&a)?;
         let inputs = InputSpec::parse(
@@ -185,7 +194,8 @@ impl Plan {
             halt: a.halt,
             retries: a.retries,
             job_timeout: a.job_timeout,
-            limits: a.kill.limits(a.job_timeout),
+            delay: a.delay.filter(|d| !d.is_zero()),
+            limits: a.kill.limits(fixed_timeout(&a)),
             remote,
             stop_args: stop_args(&a),
             exec_limits: exec_limit_args(&a),
@@ -273,7 +283,28 @@ fn slurm(a: &ClusterArgs) -> bool {
     a.slurm || a.slurm_args.is_some()
 }
 
-fn pool(a: &ClusterArgs, d: &Defaults) -> anyhow::Result<PoolPlan> {
+/// `-j/--workers` as a number of slots: relative forms count this machine's parallelism
+/// (also with `--hosts`: GNU parallel asks each host, we do not).
+fn resolve_workers(w: WorkerCount, parallelism: usize) -> Result<usize, UsageError> {
+    let n = match w {
+        WorkerCount::Exact(n) => n,
+        WorkerCount::Percent(p) => {
+            let n = (parallelism as u128).saturating_mul(u128::from(p)) / 100;
+            usize::try_from(n).unwrap_or(usize::MAX)
+        }
+        WorkerCount::Plus(n) => parallelism.saturating_add(n),
+        WorkerCount::Minus(n) => parallelism.saturating_sub(n),
+    };
+    if n > MAX_SLOTS {
+        return Err(UsageError(format!(
+            "--workers: {n} workers on {parallelism} cores is too many (at most {MAX_SLOTS})"
+        )));
+    }
+    // As GNU parallel: a relative count that comes to less than 1 is 1.
+    Ok(n.max(1))
+}
+
+fn pool(a: &ClusterArgs, workers: Option<usize>, d: &Defaults) -> anyhow::Result<PoolPlan> {
     if slurm(a) {
         let srun_args = match &a.slurm_args {
             Some(s) => {
@@ -285,7 +316,7 @@ fn pool(a: &ClusterArgs, d: &Defaults) -> anyhow::Result<PoolPlan> {
             (Some(p), _) | (None, Some(p)) => p.clone(),
             (None, None) => anyhow::bail!("cannot find childproc's own executable"),
         };
-        let workers = a.workers.or(d.allocation_tasks).unwrap_or(d.parallelism);
+        let workers = workers.or(d.allocation_tasks).unwrap_or(d.parallelism);
         return Ok(PoolPlan::Slurm {
             workers,
             srun_args,
@@ -295,7 +326,7 @@ fn pool(a: &ClusterArgs, d: &Defaults) -> anyhow::Result<PoolPlan> {
     let hosts = host_list(a)?;
     if hosts.is_empty() {
         return Ok(PoolPlan::Local {
-            workers: a.workers.unwrap_or(d.parallelism),
+            workers: workers.unwrap_or(d.parallelism),
         });
     }
     let client =
@@ -303,7 +334,7 @@ fn pool(a: &ClusterArgs, d: &Defaults) -> anyhow::Result<PoolPlan> {
     if client.is_empty() {
         return Err(UsageError("--ssh needs a command".into()).into());
     }
-    let hosts = merge_hosts(hosts, a.workers);
+    let hosts = merge_hosts(hosts, workers);
     let slots = take_turns(&hosts);
     if slots.len() > MAX_SLOTS {
         return Err(UsageError(format!(
@@ -386,10 +417,19 @@ fn stop_args(a: &ClusterArgs) -> Vec<String> {
     ]
 }
 
-/// `cluster-remote --exec` options that carry the job limits to the far side.
+/// The fixed `--job-timeout`, if that is the form given.
+fn fixed_timeout(a: &ClusterArgs) -> Option<Duration> {
+    match a.job_timeout {
+        Some(JobTimeout::Fixed(t)) => Some(t),
+        _ => None,
+    }
+}
+
+/// `cluster-remote --exec` options that carry the job limits to the far side. A timeout of a
+/// percentage of the median changes as jobs finish: it travels with each job instead.
 fn exec_limit_args(a: &ClusterArgs) -> Vec<String> {
     let mut v = stop_args(a);
-    if let Some(t) = a.job_timeout {
+    if let Some(t) = fixed_timeout(a) {
         v.extend(["--job-timeout".to_string(), millis(t)]);
     }
     v
@@ -471,7 +511,11 @@ mod tests {
             "INT",
         ])
         .unwrap();
-        assert_eq!(p.settings.job_timeout, Some(Duration::from_micros(1500)));
+        assert_eq!(
+            p.settings.job_timeout,
+            Some(JobTimeout::Fixed(Duration::from_micros(1500)))
+        );
+        assert_eq!(p.settings.limits.timeout, Some(Duration::from_micros(1500)));
         assert_eq!(
             p.settings.exec_limits,
             [
@@ -485,6 +529,76 @@ mod tests {
         );
         assert_eq!(p.settings.stop_args.len(), 4);
         assert_eq!(p.stop_grace, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn relative_worker_counts_count_this_machines_cores() {
+        // The test machine has 3 cores (see `plan`).
+        let workers = |w: &[&str]| {
+            let mut words = vec!["--exec", "x"];
+            words.extend_from_slice(w);
+            plan(&words).unwrap().pool.workers()
+        };
+        assert_eq!(workers(&[]), 3);
+        assert_eq!(workers(&["-j", "5"]), 5);
+        assert_eq!(workers(&["--jobs", "5"]), 5);
+        assert_eq!(workers(&["-w", "5"]), 5);
+        assert_eq!(workers(&["-j", "50%"]), 1, "rounded down");
+        assert_eq!(workers(&["-j", "10%"]), 1, "at least 1");
+        assert_eq!(workers(&["-j", "200%"]), 6);
+        assert_eq!(workers(&["-j", "+1"]), 4);
+        assert_eq!(workers(&["-j", "-1"]), 2);
+        assert_eq!(workers(&["-j-1"]), 2);
+        assert_eq!(workers(&["--jobs=-2"]), 1);
+        assert_eq!(
+            workers(&["-j", "-5"]),
+            1,
+            "less than 1 is 1, as GNU parallel"
+        );
+        assert!(usage(&["--exec", "x", "-j", "+4094"]).contains("at most 4096"));
+        assert!(usage(&["--exec", "x", "-j", "200000%"]).contains("at most 4096"));
+        assert_eq!(workers(&["-j", "+4093"]), 4096);
+        // Per host with --hosts, relative to this machine; the Slurm task count is overridden.
+        let p = plan(&["--task", "sum", "--hosts", "a,2/b", "-j", "-1"]).unwrap();
+        assert_eq!(p.pool.workers(), 2 + 2);
+        let p = plan(&["--task", "sum", "--slurm", "-j", "+1"]).unwrap();
+        assert_eq!(p.pool.workers(), 4);
+    }
+
+    #[test]
+    fn scheduling_knobs_reach_the_settings() {
+        use crate::values::{HaltWhen, HaltWhy, Threshold};
+        let p = plan(&["--exec", "x"]).unwrap();
+        assert_eq!(p.settings.halt, HaltPolicy::Never);
+        assert_eq!(p.settings.delay, None);
+        let p = plan(&["--exec", "x", "--halt", "soon,fail=50%", "--delay", "1m30s"]).unwrap();
+        assert_eq!(
+            p.settings.halt,
+            HaltPolicy::On {
+                when: HaltWhen::Soon,
+                why: HaltWhy::Fail,
+                threshold: Threshold::Percent(50)
+            }
+        );
+        assert_eq!(p.settings.delay, Some(Duration::from_secs(90)));
+        assert_eq!(
+            plan(&["--exec", "x", "--delay", "0"])
+                .unwrap()
+                .settings
+                .delay,
+            None
+        );
+        // A percentage of the median is no fixed limit, here or over there.
+        let p = plan(&["--exec", "x", "--job-timeout", "200%", "--hosts", "h"]).unwrap();
+        assert_eq!(p.settings.job_timeout, Some(JobTimeout::OfMedian(200)));
+        assert_eq!(p.settings.limits.timeout, None);
+        assert!(
+            !p.settings
+                .exec_limits
+                .contains(&"--job-timeout".to_string())
+        );
+        let p = plan(&["--task", "spin", "--job-timeout", "150%"]).unwrap();
+        assert_eq!(p.settings.job_timeout, Some(JobTimeout::OfMedian(150)));
     }
 
     #[test]

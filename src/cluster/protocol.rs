@@ -118,38 +118,52 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// One `--exec` job: its argv as text, or base64 (`argv64`) when an argument is not UTF-8.
+/// One `--exec` job: its argv as text, or base64 (`argv64`) when an argument is not UTF-8;
+/// and its own timeout when it has one (`--job-timeout N%`; a remote side that predates the
+/// field ignores it, as it ignores every unknown field).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct JobRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     argv: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     argv64: Option<Vec<String>>,
+    #[serde(rename = "timeoutUs", default, skip_serializing_if = "Option::is_none")]
+    timeout_us: Option<u64>,
+}
+
+/// A job request as the remote side runs it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ExecJob {
+    pub argv: Vec<OsString>,
+    /// Instead of the connection's `--job-timeout`.
+    pub timeout: Option<Duration>,
 }
 
 impl JobRequest {
-    /// The request line for `argv` (no newline).
-    pub(crate) fn line(argv: &[OsString]) -> Vec<u8> {
+    /// The request line for `argv`, with its own `timeout` if any (no newline).
+    pub(crate) fn line(argv: &[OsString], timeout: Option<Duration>) -> Vec<u8> {
         let text: Option<Vec<String>> = argv.iter().map(|a| a.to_str().map(String::from)).collect();
-        let req = match text {
+        let mut req = match text {
             Some(t) => JobRequest {
                 argv: Some(t),
-                argv64: None,
+                ..JobRequest::default()
             },
             None => JobRequest {
-                argv: None,
                 argv64: Some(
                     argv.iter()
                         .map(|a| B64.encode(a.as_encoded_bytes()))
                         .collect(),
                 ),
+                ..JobRequest::default()
             },
         };
+        // Never rounded down to 0, which would read as "kill at once".
+        req.timeout_us = timeout.map(|t| micros(t).max(1));
         serde_json::to_vec(&req).unwrap_or_default()
     }
 
-    /// The argv of one request line.
-    pub(crate) fn parse(line: &[u8]) -> Result<Vec<OsString>, String> {
+    /// The job of one request line.
+    pub(crate) fn parse(line: &[u8]) -> Result<ExecJob, String> {
         let req: JobRequest =
             serde_json::from_slice(line).map_err(|e| format!("malformed job request: {e}"))?;
         let argv = match (req.argv, req.argv64) {
@@ -164,7 +178,13 @@ impl JobRequest {
         if argv.is_empty() {
             return Err("empty argv".into());
         }
-        Ok(argv)
+        Ok(ExecJob {
+            argv,
+            timeout: req
+                .timeout_us
+                .filter(|&us| us > 0)
+                .map(Duration::from_micros),
+        })
     }
 }
 
@@ -290,18 +310,37 @@ mod tests {
             OsString::from("echo"),
             OsString::from("$(touch x); rm -rf ~"),
         ];
-        assert_eq!(JobRequest::parse(&JobRequest::line(&plain)).unwrap(), plain);
+        let argv = |line: &[u8]| JobRequest::parse(line).unwrap().argv;
+        assert_eq!(argv(&JobRequest::line(&plain, None)), plain);
         let raw = vec![
             OsString::from("printf"),
             OsString::from_vec(vec![0xff, b'a', 0xfe]),
         ];
-        assert!(String::from_utf8_lossy(&JobRequest::line(&raw)).contains("argv64"));
-        assert_eq!(JobRequest::parse(&JobRequest::line(&raw)).unwrap(), raw);
+        assert!(String::from_utf8_lossy(&JobRequest::line(&raw, None)).contains("argv64"));
+        assert_eq!(argv(&JobRequest::line(&raw, None)), raw);
         assert!(JobRequest::parse(b"{\"argv\":[]}").is_err());
         assert!(JobRequest::parse(b"nonsense").is_err());
         // Unknown fields are ignored.
         let padded = JobRequest::parse(br#"{"argv":["true"],"pad":"xx"}"#).unwrap();
-        assert_eq!(padded, [OsString::from("true")]);
+        assert_eq!(padded.argv, [OsString::from("true")]);
+        assert_eq!(padded.timeout, None);
+    }
+
+    #[test]
+    fn a_job_request_carries_its_own_timeout_only_when_it_has_one() {
+        let argv = [OsString::from("true")];
+        assert_eq!(JobRequest::line(&argv, None), br#"{"argv":["true"]}"#);
+        let line = JobRequest::line(&argv, Some(Duration::from_millis(2400)));
+        assert_eq!(line, br#"{"argv":["true"],"timeoutUs":2400000}"#);
+        let job = JobRequest::parse(&line).unwrap();
+        assert_eq!(job.timeout, Some(Duration::from_millis(2400)));
+        let tiny = JobRequest::line(&argv, Some(Duration::from_nanos(10)));
+        assert_eq!(
+            JobRequest::parse(&tiny).unwrap().timeout,
+            Some(Duration::from_micros(1))
+        );
+        let zero = JobRequest::parse(br#"{"argv":["true"],"timeoutUs":0}"#).unwrap();
+        assert_eq!(zero.timeout, None, "0 is no limit, never kill at once");
     }
 
     #[test]

@@ -182,7 +182,14 @@ fn serve_exec(a: &RemoteArgs) -> anyhow::Result<Exit> {
             continue;
         }
         let reply = match JobRequest::parse(&line) {
-            Ok(argv) => run_job(argv, &limits, a.announce_starts.then_some(&mut out)),
+            Ok(job) => {
+                // A job's own limit (`--job-timeout N%`) replaces the connection's.
+                let limits = process::Limits {
+                    timeout: job.timeout.or(limits.timeout),
+                    ..limits
+                };
+                run_job(job.argv, &limits, a.announce_starts.then_some(&mut out))
+            }
             Err(e) => JobReply::not_started(e, Exit::Failure),
         };
         if say(&mut out, &reply).is_err() {

@@ -24,9 +24,10 @@ pub(crate) struct Slot<'a> {
 
 impl Slot<'_> {
     /// Whether a job that failed after `attempts` tries gets another (`--retries`; none once
-    /// the run is stopping), saying so on stderr.
+    /// the run is stopping), saying so on stderr. A retry is a start: it waits its `--delay`
+    /// turn.
     pub(crate) fn retry(&self, seq: u64, attempts: u32, why: &str) -> bool {
-        if attempts > self.settings.retries || self.jobs.stopping() {
+        if attempts > self.settings.retries || self.jobs.stopping() || !self.jobs.wait_turn() {
             return false;
         }
         error_line(&format!(
