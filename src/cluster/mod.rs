@@ -24,6 +24,7 @@ mod fake;
 mod inputs;
 mod ipc_slot;
 mod job;
+mod joblog;
 mod launch;
 mod plan;
 mod pool;
@@ -49,6 +50,7 @@ use crate::process::signals;
 use dispatch::{Delivered, Dispatcher, Summary, Undelivered};
 use exec::ExecSlot;
 use ipc_slot::IpcSlot;
+use joblog::Joblog;
 use plan::{Mode, Plan, Settings};
 use pool::Pool;
 use queue::Inputs;
@@ -64,7 +66,13 @@ struct Run {
 pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
     let plan = Plan::from_args(a)?;
     let inputs = Inputs::open(plan.inputs)?;
-    let reporter = Reporter::new(&plan.report)?;
+    let joblog = plan
+        .report
+        .joblog
+        .as_deref()
+        .map(Joblog::create)
+        .transpose()?;
+    let reporter = Reporter::new(&plan.report, joblog);
     let pool = Pool::start(&plan.pool);
     let settings = plan.settings;
     let jobs = Dispatcher::new(
