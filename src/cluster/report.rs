@@ -139,7 +139,7 @@ impl Reporter {
             pb.set_message(format!("{} failed", self.failed));
         }
         if self.keep_order {
-            self.pending.insert(r.job.seq, r);
+            self.pending.insert(r.job.nth, r);
             while let Some(r) = self.pending.remove(&self.next_seq) {
                 self.next_seq += 1;
                 self.emit(&r);
