@@ -155,7 +155,7 @@ Register-ArgumentCompleter -Native -CommandName 'childproc' -ScriptBlock {
             [CompletionResult]::new('--keep-order', '--keep-order', [CompletionResultType]::ParameterName, 'Print results in input order (default: completion order)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per job: seq, input, ok, output, error, worker, pid, attempts, durationMs')
             [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Skip every job the --joblog FILE already has a row for, whatever its exit status, and append the rest''s rows; jobs are matched by content (the command set and the job''s arguments, the Key column), not by number')
-            [CompletionResult]::new('--resume-failed', '--resume-failed', [CompletionResultType]::ParameterName, 'As --resume, but jobs whose row says they failed run again')
+            [CompletionResult]::new('--resume-failed', '--resume-failed', [CompletionResultType]::ParameterName, 'As --resume, but only jobs with a row that says they succeeded are skipped: failed ones run again')
             [CompletionResult]::new('--retry-failed', '--retry-failed', [CompletionResultType]::ParameterName, 'Run again the jobs the --joblog FILE says failed, as its Command column gives them (the command line''s template and inputs are not used), appending their rows')
             [CompletionResult]::new('--progress', '--progress', [CompletionResultType]::ParameterName, 'Draw a progress bar on stderr (default when stderr is a terminal)')
             [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw a progress bar')

@@ -147,7 +147,7 @@ set edit:completion:arg-completer[childproc] = {|@words|
             cand --keep-order 'Print results in input order (default: completion order)'
             cand --json 'One JSON object per job: seq, input, ok, output, error, worker, pid, attempts, durationMs'
             cand --resume 'Skip every job the --joblog FILE already has a row for, whatever its exit status, and append the rest''s rows; jobs are matched by content (the command set and the job''s arguments, the Key column), not by number'
-            cand --resume-failed 'As --resume, but jobs whose row says they failed run again'
+            cand --resume-failed 'As --resume, but only jobs with a row that says they succeeded are skipped: failed ones run again'
             cand --retry-failed 'Run again the jobs the --joblog FILE says failed, as its Command column gives them (the command line''s template and inputs are not used), appending their rows'
             cand --progress 'Draw a progress bar on stderr (default when stderr is a terminal)'
             cand --no-progress 'Never draw a progress bar'

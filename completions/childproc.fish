@@ -130,7 +130,7 @@ complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s 0 -l nul
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s k -l keep-order -d 'Print results in input order (default: completion order)'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l json -d 'One JSON object per job: seq, input, ok, output, error, worker, pid, attempts, durationMs'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l resume -d 'Skip every job the --joblog FILE already has a row for, whatever its exit status, and append the rest\'s rows; jobs are matched by content (the command set and the job\'s arguments, the Key column), not by number'
-complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l resume-failed -d 'As --resume, but jobs whose row says they failed run again'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l resume-failed -d 'As --resume, but only jobs with a row that says they succeeded are skipped: failed ones run again'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l retry-failed -d 'Run again the jobs the --joblog FILE says failed, as its Command column gives them (the command line\'s template and inputs are not used), appending their rows'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l progress -d 'Draw a progress bar on stderr (default when stderr is a terminal)'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l no-progress -d 'Never draw a progress bar'

@@ -403,7 +403,8 @@ pub struct ClusterArgs {
     #[arg(long, requires = "joblog", conflicts_with_all = ["resume_failed", "retry_failed"])]
     pub resume: bool,
 
-    /// As --resume, but jobs whose row says they failed run again
+    /// As --resume, but only jobs with a row that says they succeeded are skipped: failed
+    /// ones run again
     #[arg(long, requires = "joblog", conflicts_with = "retry_failed")]
     pub resume_failed: bool,
 

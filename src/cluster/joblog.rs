@@ -358,8 +358,8 @@ fn resume(jp: &JoblogPlan) -> anyhow::Result<(File, Prior)> {
     Ok((file, reader.finish()?))
 }
 
-/// What each job's last row said (`--resume-failed`, `--retry-failed`: a later row of the
-/// same job tells how its latest run ended).
+/// What a job's rows said (`--resume-failed`, `--retry-failed`): as for GNU parallel, a job
+/// that succeeded once is done; a failed one is run again as its last row says.
 struct Last {
     seq: u64,
     ok: bool,
@@ -466,6 +466,7 @@ impl<'a> Reader<'a> {
             command,
         };
         match self.last.entry(row.key) {
+            Entry::Occupied(e) if e.get().ok => {}
             Entry::Occupied(mut e) => *e.get_mut() = last,
             Entry::Vacant(e) => {
                 e.insert(last);
@@ -627,5 +628,47 @@ mod tests {
             error: "not found".into(),
             code: 127
         }));
+    }
+
+    fn read(resume: Resume, rows: &[(&str, &str, &str)]) -> Prior {
+        let jp = JoblogPlan {
+            path: "jl".into(),
+            resume,
+            set: Some(CommandSet::new("--exec echo".into(), How::Argv)),
+        };
+        let set = jp.set.clone().unwrap();
+        let mut text = [HEADER, b"\n"].concat();
+        for (seq, exit, arg) in rows {
+            let mut key = Vec::new();
+            set.key(&[arg.as_bytes().to_vec()])
+                .write(How::Argv, &mut key);
+            let key = String::from_utf8(key).unwrap();
+            let line = format!("{seq}\t:\t1.0\t     0.001\t0\t0\t{exit}\t0\techo {arg}\t{key}\n");
+            text.extend_from_slice(line.as_bytes());
+        }
+        let mut r = Reader::new(&jp);
+        assert_eq!(r.read(&text[..]).unwrap(), text.len() as u64);
+        r.finish().ok().unwrap()
+    }
+
+    #[test]
+    fn a_job_that_succeeded_once_is_done() {
+        let set = CommandSet::new("--exec echo".into(), How::Argv);
+        let args = |a: &str| set.key(&[a.as_bytes().to_vec()]).args;
+        let rows = [
+            ("1", "1", "a"),
+            ("2", "0", "b"),
+            ("3", "1", "c"),
+            ("1", "0", "a"),
+            ("2", "1", "b"),
+        ];
+        let p = read(Resume::Succeeded, &rows);
+        assert_eq!(p.skip, [args("a"), args("b")].into());
+        let p = read(Resume::RetryFailed, &rows);
+        let again: Vec<(u64, Vec<Vec<u8>>)> =
+            p.replay.into_iter().map(|j| (j.seq, j.args)).collect();
+        assert_eq!(again, [(3, vec![b"echo".to_vec(), b"c".to_vec()])]);
+        let p = read(Resume::Finished, &rows);
+        assert_eq!(p.skip.len(), 3);
     }
 }
