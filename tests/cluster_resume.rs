@@ -385,6 +385,16 @@ fn jobs_that_ran_to_an_end_have_rows_and_are_not_run_again() {
     assert_eq!(again.code(), Some(0), "{}", again.err());
     assert!(ran(d).is_empty(), "ran again: {:?}", ran(d));
     assert!(again.err().contains("4 jobs skipped"), "{}", again.err());
+
+    // A program childproc itself cannot start: a row (127), and not run again.
+    let args = ["--joblog", "nf", "--exec", "{}"];
+    let first = run(cluster(d).args(args).arg("/nonexistent/x"));
+    assert_eq!(first.code(), Some(1), "{}", first.err());
+    let r = rows(&d.join("nf"));
+    assert_eq!((r.len(), r[0].exit), (1, 127), "{r:?}");
+    let again = run(cluster(d).args(args).args(["--resume", "/nonexistent/x"]));
+    assert_eq!(again.code(), Some(0), "{}", again.err());
+    assert!(again.err().contains("1 jobs skipped"), "{}", again.err());
 }
 
 /// A job that starts, says so in `started`, and finishes (saying so in `done`) once the file
