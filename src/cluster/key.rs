@@ -15,7 +15,7 @@
 //!   `sh` (the line `/bin/sh -c` ran), `task` and `worker` (Command names the command set,
 //!   not the job), `lossy` (an `argv` or `sh` Command in which a tab or newline became a
 //!   space). It is not part of a job's identity: two keys name the same job when their SET
-//!   and ARGS agree.
+//!   and ARGS agree — so two identical jobs in one input list are one job to `--resume`.
 //!
 //! By hand: `printf %s '--exec echo {}' | sha256sum | cut -c1-16` and
 //! `printf '1:a,' | sha256sum | cut -c1-32` give the key of job `echo a`.
