@@ -103,7 +103,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__cluster)
-            opts="-j -w -a -0 -k -h -V --jobs --workers --task --worker --exec --serialization --shell --arg-file --null --colsep --keep-order --json --retries --job-timeout --halt --delay --joblog --progress --no-progress --hosts --hosts-file --ssh --remote-childproc --slurm --slurm-args --kill-signal --kill-after --help --version"
+            opts="-j -w -a -0 -k -h -V --jobs --workers --task --worker --exec --serialization --shell --arg-file --null --colsep --keep-order --json --retries --job-timeout --halt --delay --joblog --resume --resume-failed --retry-failed --progress --no-progress --hosts --hosts-file --ssh --remote-childproc --slurm --slurm-args --kill-signal --kill-after --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

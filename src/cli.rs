@@ -318,8 +318,10 @@ pub enum TaskName {
     Spin,
 }
 
+// One mode is required, except with --retry-failed (its jobs come from the joblog): the
+// plan says so.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("mode").required(true).args(["task", "worker", "exec"])))]
+#[command(group(clap::ArgGroup::new("mode").args(["task", "worker", "exec"])))]
 pub struct ClusterArgs {
     /// Number of worker processes: N, N% of this machine's cores (rounded down), or +N/-N
     /// relative to them; at least 1 (0 is refused: GNU parallel's -j 0, "as many as
@@ -416,6 +418,22 @@ pub struct ClusterArgs {
     /// Write GNU parallel's joblog (TSV, same columns and meanings) to FILE
     #[arg(long, value_name = "FILE", value_parser = clap::builder::PathBufValueParser::new())]
     pub joblog: Option<PathBuf>,
+
+    /// Skip every job the --joblog FILE already has a row for, whatever its exit status, and
+    /// append the rest's rows; jobs are matched by content (the command set and the job's
+    /// arguments, the Key column), not by number
+    #[arg(long, requires = "joblog", conflicts_with_all = ["resume_failed", "retry_failed"])]
+    pub resume: bool,
+
+    /// As --resume, but only jobs with a row that says they succeeded are skipped: failed
+    /// ones run again
+    #[arg(long, requires = "joblog", conflicts_with = "retry_failed")]
+    pub resume_failed: bool,
+
+    /// Run again the jobs the --joblog FILE says failed, as its Command column gives them
+    /// (the command line's template and inputs are not used), appending their rows
+    #[arg(long, requires = "joblog")]
+    pub retry_failed: bool,
 
     /// Draw a progress bar on stderr (default when stderr is a terminal)
     #[arg(long, overrides_with = "no_progress")]

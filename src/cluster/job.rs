@@ -10,10 +10,15 @@ use crate::values::Signal;
 /// One unit of work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Job {
-    /// 1-based position in the input.
+    /// 1-based position in the input (`{#}`, the joblog's Seq), counting jobs `--resume`
+    /// skipped.
     pub seq: u64,
+    /// 1-based position among the jobs this run takes (what `-k` orders by).
+    pub nth: u64,
     /// Its arguments: one per input source, or one per column with `--colsep`.
     pub args: Vec<Vec<u8>>,
+    /// Its joblog key, computed once as the job is read (`None` without `--joblog`).
+    pub key: Option<super::key::Key>,
 }
 
 impl Job {

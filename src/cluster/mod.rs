@@ -24,6 +24,8 @@ mod fake;
 mod inputs;
 mod ipc_slot;
 mod job;
+mod joblog;
+mod key;
 mod launch;
 mod plan;
 mod pool;
@@ -39,6 +41,7 @@ mod template;
 mod worker;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -48,10 +51,12 @@ use crate::exit::Exit;
 use crate::process::signals;
 use dispatch::{Delivered, Dispatcher, Summary, Undelivered};
 use exec::ExecSlot;
+use inputs::InputSpec;
 use ipc_slot::IpcSlot;
-use plan::{Mode, Plan, Settings};
+use joblog::Joblog;
+use plan::{Mode, Plan, Resume, Settings};
 use pool::Pool;
-use queue::Inputs;
+use queue::{Inputs, Keys};
 use report::Reporter;
 use slot::Slot;
 
@@ -62,9 +67,14 @@ struct Run {
 }
 
 pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
-    let plan = Plan::from_args(a)?;
-    let inputs = Inputs::open(plan.inputs)?;
-    let reporter = Reporter::new(&plan.report)?;
+    let mut plan = Plan::from_args(a)?;
+    for note in &plan.notes {
+        error_line(note);
+    }
+    let skipped = Arc::new(AtomicU64::new(0));
+    let (inputs, joblog) = open_jobs(&mut plan, &skipped)?;
+    let resuming = plan.joblog.as_ref().map(|j| j.resume);
+    let reporter = Reporter::new(&plan.report, joblog);
     let pool = Pool::start(&plan.pool);
     let settings = plan.settings;
     let jobs = Dispatcher::new(
@@ -78,7 +88,43 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
     let started = Instant::now();
     let done = start_slots(&run, &pool)?;
     let interrupted = watch(&run.jobs, &done, pool.workers(), plan.stop_grace);
-    Ok(finish(&run, &pool, started.elapsed(), interrupted))
+    let end = End {
+        wall: started.elapsed(),
+        interrupted,
+        resuming: resuming.map(|r| (r, skipped.load(Ordering::Relaxed))),
+    };
+    Ok(finish(&run, &pool, end))
+}
+
+/// The inputs and the joblog: an existing joblog is read first when resuming, and says
+/// which jobs to skip (`--resume`, `--resume-failed`) or which to run (`--retry-failed`).
+fn open_jobs(
+    plan: &mut Plan,
+    skipped: &Arc<AtomicU64>,
+) -> anyhow::Result<(Inputs, Option<Joblog>)> {
+    // `::: ` with nothing after it: no jobs.
+    let none = InputSpec::parse(vec![":::".into()], &[], false, None)?;
+    let spec = std::mem::replace(&mut plan.inputs, none.clone());
+    let Some(jp) = &plan.joblog else {
+        return Ok((Inputs::open(spec)?, None));
+    };
+    if jp.resume == Resume::RetryFailed {
+        let (log, prior) = Joblog::open(jp)?;
+        plan.replay(prior.replay.len(), prior.shell);
+        let inputs = Inputs::open(none)?.replaying(prior.replay);
+        return Ok((inputs, Some(log)));
+    }
+    let inputs = Inputs::open(spec)?;
+    let (log, prior) = Joblog::open(jp)?;
+    let inputs = match &jp.set {
+        Some(set) => inputs.keyed(Keys {
+            set: set.clone(),
+            skip: prior.skip,
+            skipped: Arc::clone(skipped),
+        }),
+        None => inputs,
+    };
+    Ok((inputs, Some(log)))
 }
 
 /// One thread per slot; each says on the channel when it is done.
@@ -150,8 +196,21 @@ fn watch(jobs: &Dispatcher, done: &Receiver<()>, workers: usize, grace: Duration
     interrupted.or_else(|| signals::Seen::now().first())
 }
 
+/// How the run went, as `finish` needs it.
+struct End {
+    wall: Duration,
+    interrupted: Option<i32>,
+    /// Resuming: how, and how many jobs were skipped.
+    resuming: Option<(Resume, u64)>,
+}
+
 /// Close the pool, print the summary, and say how the run ends.
-fn finish(run: &Run, pool: &Pool, wall: Duration, interrupted: Option<i32>) -> Exit {
+fn finish(run: &Run, pool: &Pool, end: End) -> Exit {
+    let End {
+        wall,
+        interrupted,
+        resuming,
+    } = end;
     let collapsed = run.jobs.collapsed();
     pool.close();
     let summary = Summary {
@@ -166,6 +225,17 @@ fn finish(run: &Run, pool: &Pool, wall: Duration, interrupted: Option<i32>) -> E
     let mut delivered = sink.finish(&summary);
     // A run that `--halt …,success=…` stopped: the jobs the halt killed are not failures.
     delivered.failed = delivered.failed.saturating_sub(run.jobs.excused());
+    match resuming {
+        Some((Resume::Finished, n)) => {
+            error_line(&format!(
+                "cluster: {n} jobs skipped (already in the joblog)"
+            ));
+        }
+        Some((Resume::Succeeded, n)) => error_line(&format!(
+            "cluster: {n} jobs skipped (they succeeded before, says the joblog)"
+        )),
+        _ => {}
+    }
     if collapsed && run.settings.remote && summary.hosts.iter().all(|(_, down)| *down) {
         error_line("all hosts are down; the jobs left could not run");
     }

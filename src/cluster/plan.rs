@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::inputs::InputSpec;
+use super::key::{CommandSet, How};
 use super::tasks::Task;
 use super::template::Template;
 use crate::cli::{ClusterArgs, TaskName};
@@ -101,7 +102,6 @@ pub(crate) struct ReportPlan {
     pub json: bool,
     /// `--exec`: outputs are raw stdout, stderr is printed grouped.
     pub exec: bool,
-    pub joblog: Option<PathBuf>,
     pub progress: Progress,
     /// Records name the host, and the summary counts per host.
     pub remote: bool,
@@ -109,11 +109,36 @@ pub(crate) struct ReportPlan {
     pub total: Option<u64>,
 }
 
+/// What an existing joblog means for the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resume {
+    /// Nothing: the joblog is written anew.
+    No,
+    /// `--resume`: jobs with a row are skipped.
+    Finished,
+    /// `--resume-failed`: jobs whose row says they succeeded are skipped.
+    Succeeded,
+    /// `--retry-failed`: the failed rows' Commands are the jobs.
+    RetryFailed,
+}
+
+/// `--joblog` and what to do with the one already there.
+#[derive(Debug)]
+pub(crate) struct JoblogPlan {
+    pub path: PathBuf,
+    pub resume: Resume,
+    /// What names this run's jobs (`None` with `--retry-failed`: the joblog's rows do).
+    pub set: Option<CommandSet>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub settings: Settings,
     pub pool: PoolPlan,
     pub report: ReportPlan,
+    pub joblog: Option<JoblogPlan>,
+    /// Said on stderr before the run starts.
+    pub notes: Vec<String>,
     /// Where the jobs come from.
     pub inputs: InputSpec,
     /// How long the run waits for its slots once interrupted.
@@ -156,6 +181,7 @@ impl Plan {
             .job_timeout
             .filter(|t| *t != JobTimeout::Fixed(Duration::ZERO));
         check_mode_options(&a)?;
+        let notes = replay_notes(&a);
         let workers = a
             .workers
             .map(|w| resolve_workers(w, d.parallelism))
@@ -172,18 +198,20 @@ impl Plan {
         if let Mode::Exec(t) = &mode {
             t.check_arity(inputs.arity())?;
         }
+        let joblog = joblog_plan(&a, &mode);
+        let resuming = joblog.as_ref().is_some_and(|j| j.resume != Resume::No);
         let report = ReportPlan {
             keep_order: a.keep_order,
             json: a.json,
             exec: matches!(mode, Mode::Exec(_)),
-            joblog: a.joblog.clone(),
             progress: match (a.progress, a.no_progress) {
                 (_, true) => Progress::Never,
                 (true, false) => Progress::Always,
                 (false, false) => Progress::Auto,
             },
             remote,
-            total: inputs.total(),
+            // Skipped jobs are not known up front.
+            total: inputs.total().filter(|_| !resuming),
         };
         let mut stop_grace = a.kill.kill_after.saturating_add(Duration::from_secs(1));
         if remote {
@@ -205,10 +233,77 @@ impl Plan {
             settings,
             pool,
             report,
+            joblog,
+            notes,
             inputs,
             stop_grace,
         })
     }
+
+    /// `--retry-failed`, once the joblog is read: its `jobs` failed jobs run as their
+    /// Commands say, through a shell when `shell`.
+    pub(crate) fn replay(&mut self, jobs: usize, shell: bool) {
+        self.settings.mode = Mode::Exec(Template::replay(shell));
+        self.report.total = Some(jobs as u64);
+    }
+}
+
+/// The command set that names this run's jobs in the joblog's keys.
+fn command_set(a: &ClusterArgs, mode: &Mode) -> Option<CommandSet> {
+    if a.retry_failed {
+        return None;
+    }
+    Some(match mode {
+        Mode::Task(t) => CommandSet::new(format!("--task {}", t.name()), How::Task),
+        Mode::Worker { line, .. } => CommandSet::new(format!("--worker {line}"), How::Worker),
+        Mode::Exec(t) => match t.text() {
+            (text, false) => CommandSet::new(format!("--exec {text}"), How::Argv),
+            (text, true) => CommandSet::new(format!("--shell --exec {text}"), How::Sh),
+        },
+    })
+}
+
+fn joblog_plan(a: &ClusterArgs, mode: &Mode) -> Option<JoblogPlan> {
+    let resume = if a.resume {
+        Resume::Finished
+    } else if a.resume_failed {
+        Resume::Succeeded
+    } else if a.retry_failed {
+        Resume::RetryFailed
+    } else {
+        Resume::No
+    };
+    Some(JoblogPlan {
+        path: a.joblog.clone()?,
+        resume,
+        set: command_set(a, mode),
+    })
+}
+
+/// `--retry-failed` takes its jobs from the joblog, as GNU parallel's does: a template or
+/// inputs given as well are not used, and the user is told so.
+fn replay_notes(a: &ClusterArgs) -> Vec<String> {
+    if !a.retry_failed {
+        return Vec::new();
+    }
+    let mut unused: Vec<&str> = Vec::new();
+    for (given, name) in [
+        (a.exec.is_some(), "--exec"),
+        (a.task.is_some(), "--task"),
+        (a.worker.is_some(), "--worker"),
+        (!a.inputs.is_empty() || !a.arg_file.is_empty(), "the inputs"),
+    ] {
+        if given {
+            unused.push(name);
+        }
+    }
+    if unused.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "--retry-failed runs the failed jobs' Commands from the joblog; not using {}",
+        unused.join(", ")
+    )]
 }
 
 impl From<TaskName> for Task {
@@ -223,6 +318,10 @@ impl From<TaskName> for Task {
 }
 
 fn mode(a: &ClusterArgs) -> Result<Mode, UsageError> {
+    if a.retry_failed {
+        // Whether a shell runs them is known once the joblog is read (`Plan::replay`).
+        return Ok(Mode::Exec(Template::replay(false)));
+    }
     if let Some(t) = a.task {
         return Ok(Mode::Task(t.into()));
     }
@@ -650,5 +749,48 @@ mod tests {
         assert!(
             usage(&["--task", "sum", "--hosts-file", "/nonexistent/h"]).contains("--hosts-file")
         );
+    }
+
+    #[test]
+    fn resume_options() {
+        let p = plan(&["--exec", "echo {}", "--joblog", "j", "--resume", "a"]).unwrap();
+        let j = p.joblog.unwrap();
+        assert_eq!(j.resume, Resume::Finished);
+        let set = j.set.unwrap();
+        assert_eq!((set.text.as_str(), set.how), ("--exec echo {}", How::Argv));
+        assert_eq!(p.report.total, None, "skipped jobs are not known up front");
+        let p = plan(&["--exec", "echo {}", "--joblog", "j", "a"]).unwrap();
+        assert_eq!(p.joblog.unwrap().resume, Resume::No);
+        assert_eq!(p.report.total, Some(1));
+        let p = plan(&["--shell", "--exec", "x", "--joblog", "j", "--resume-failed"]).unwrap();
+        let j = p.joblog.unwrap();
+        assert_eq!(j.resume, Resume::Succeeded);
+        assert_eq!(j.set.unwrap().text, "--shell --exec x");
+        let p = plan(&["--task", "sum", "--joblog", "j"]).unwrap();
+        assert_eq!(p.joblog.unwrap().set.unwrap().text, "--task sum");
+        let p = plan(&["--worker", "node 'w.js'", "--joblog", "j"]).unwrap();
+        let set = p.joblog.unwrap().set.unwrap();
+        assert_eq!(
+            (set.text.as_str(), set.how),
+            ("--worker node 'w.js'", How::Worker)
+        );
+    }
+
+    #[test]
+    fn retry_failed_takes_its_jobs_from_the_joblog() {
+        let p = plan(&["--joblog", "j", "--retry-failed"]).unwrap();
+        let j = p.joblog.unwrap();
+        assert_eq!((j.resume, j.set), (Resume::RetryFailed, None));
+        assert!(p.notes.is_empty());
+        assert!(matches!(p.settings.mode, Mode::Exec(_)));
+        let p = plan(&["--joblog", "j", "--retry-failed", "--exec", "x", "a"]).unwrap();
+        assert_eq!(
+            p.notes,
+            [
+                "--retry-failed runs the failed jobs' Commands from the joblog; not using --exec, the inputs"
+            ]
+        );
+        // Without it, a mode is required.
+        assert!(usage(&["a"]).contains("one of --task, --worker or --exec is required"));
     }
 }

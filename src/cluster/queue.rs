@@ -5,10 +5,14 @@
 //! in memory and no feeder thread has to be woken per job; the other groups are read whole
 //! before the first job (a product needs them again and again).
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::inputs::{InputSpec, Origin, Source};
 use super::job::Job;
+use super::key::{ArgsDigest, CommandSet};
 use crate::usage::UsageError;
 
 /// One job's arguments: one per source, or one per column with `--colsep`.
@@ -94,6 +98,22 @@ pub(crate) struct Inputs {
     rest_has_items: bool,
     seq: u64,
     done: bool,
+    /// How keys are made (with `--joblog`) and which jobs are skipped.
+    keys: Option<Keys>,
+    /// Jobs this run takes (not skipped).
+    nth: u64,
+    /// `--retry-failed`: the jobs, read from the joblog, instead of the sources.
+    replay: Option<std::vec::IntoIter<Job>>,
+}
+
+/// Each job's key, made as it is read, and the keys of the jobs to skip (they are never
+/// taken: the dispatcher's exactly-once accounting never sees them).
+pub(crate) struct Keys {
+    pub set: CommandSet,
+    pub skip: HashSet<ArgsDigest>,
+    /// How many were skipped (read at the end of the run, when a slot may still hold the
+    /// inputs, blocked reading a terminal).
+    pub skipped: Arc<AtomicU64>,
 }
 
 impl Inputs {
@@ -137,7 +157,22 @@ impl Inputs {
             rest_has_items,
             seq: 0,
             done: false,
+            keys: None,
+            nth: 0,
+            replay: None,
         })
+    }
+
+    /// Key every job (and skip those `keys` says are done).
+    pub(crate) fn keyed(mut self, keys: Keys) -> Inputs {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// These jobs instead of the sources (`--retry-failed`; their keys are set).
+    pub(crate) fn replaying(mut self, jobs: Vec<Job>) -> Inputs {
+        self.replay = Some(jobs.into_iter());
+        self
     }
 
     /// These arguments as the only source (each one a job).
@@ -152,18 +187,37 @@ impl Inputs {
 
     /// The next job, `None` once the inputs are exhausted.
     pub(crate) fn next(&mut self) -> Option<Job> {
-        if self.done {
-            return None;
+        if let Some(jobs) = &mut self.replay {
+            let mut job = jobs.next()?;
+            self.nth += 1;
+            job.nth = self.nth;
+            return Some(job);
         }
-        let Some(args) = self.next_row() else {
-            self.done = true;
-            return None;
-        };
-        self.seq += 1;
-        Some(Job {
-            seq: self.seq,
-            args,
-        })
+        loop {
+            if self.done {
+                return None;
+            }
+            let Some(args) = self.next_row() else {
+                self.done = true;
+                return None;
+            };
+            self.seq += 1;
+            let key = self.keys.as_ref().map(|k| k.set.key(&args));
+            if let (Some(k), Some(keys)) = (&key, &self.keys)
+                && !keys.skip.is_empty()
+                && keys.skip.contains(&k.args)
+            {
+                keys.skipped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            self.nth += 1;
+            return Some(Job {
+                seq: self.seq,
+                nth: self.nth,
+                args,
+                key,
+            });
+        }
     }
 
     fn next_row(&mut self) -> Option<Row> {
@@ -302,6 +356,25 @@ mod tests {
     fn colsep_makes_each_column_an_argument() {
         assert_eq!(jobs(&["a,b,c", "d,e"], Some(",")), ["a|b|c", "d|e"]);
         assert_eq!(jobs(&["a  b"], Some(" +")), ["a|b"]);
+    }
+
+    #[test]
+    fn keyed_inputs_skip_done_jobs_and_keep_their_numbers() {
+        use crate::cluster::key::How;
+        let set = CommandSet::new("--exec echo".into(), How::Argv);
+        let done = set.key(&[b"b".to_vec()]);
+        let skipped = Arc::new(AtomicU64::new(0));
+        let mut q = Inputs::new(vec!["a".into(), "b".into(), "c".into()]).keyed(Keys {
+            set: set.clone(),
+            skip: HashSet::from([done.args]),
+            skipped: Arc::clone(&skipped),
+        });
+        let a = q.next().unwrap();
+        assert_eq!((a.seq, a.nth, a.key), (1, 1, Some(set.key(&a.args))));
+        let c = q.next().unwrap();
+        assert_eq!((c.seq, c.nth, c.args), (3, 2, vec![b"c".to_vec()]));
+        assert!(q.next().is_none());
+        assert_eq!(skipped.load(Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -56,6 +56,35 @@ pub fn join<'a>(argv: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     out
 }
 
+/// The argv `join` made this line from; `None` when `join` would not have written it so
+/// (then it is not a line of ours, and reading it as a shell would could differ).
+pub fn split(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut argv = Vec::new();
+    let mut word = Vec::new();
+    let mut rest = line;
+    while let Some(&b) = rest.first() {
+        match b {
+            b' ' => {
+                argv.push(std::mem::take(&mut word));
+                rest = &rest[1..];
+            }
+            // `'…'`, and `"'…"` (only quotes inside, as `quote_into` writes them).
+            b'\'' | b'"' => {
+                let close = rest[1..].iter().position(|&c| c == b)? + 1;
+                word.extend_from_slice(&rest[1..close]);
+                rest = &rest[close + 1..];
+            }
+            _ if plain(b) => {
+                word.push(b);
+                rest = &rest[1..];
+            }
+            _ => return None,
+        }
+    }
+    argv.push(word);
+    (join(argv.iter().map(Vec::as_slice)) == line).then_some(argv)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +129,36 @@ mod tests {
             .unwrap();
         let got: Vec<&[u8]> = out.stdout.split(|&b| b == 0).collect();
         assert_eq!(&got[..words.len()], &words[..]);
+    }
+
+    #[test]
+    fn split_reads_back_exactly_what_join_wrote() {
+        let words: [&[u8]; 9] = [
+            b"it's",
+            b"'",
+            b"''x''",
+            b"$(touch x)",
+            b"",
+            b"\\\"",
+            b"a\nb",
+            b"a b",
+            b"\xff",
+        ];
+        let line = join(words.iter().copied());
+        assert_eq!(split(&line).unwrap(), words.map(<[u8]>::to_vec));
+        assert_eq!(split(b"echo").unwrap(), [b"echo".to_vec()]);
+        // Lines join would not write: a shell could read them otherwise.
+        for other in [
+            &b"echo  x"[..],
+            b"echo $HOME",
+            b"a=b",
+            b"'x'",
+            b"echo 'unclosed",
+            b"echo \"$x\"",
+            b"",
+            b" echo",
+        ] {
+            assert_eq!(split(other), None, "{:?}", String::from_utf8_lossy(other));
+        }
     }
 }

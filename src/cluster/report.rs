@@ -3,15 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, IsTerminal, Write};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use super::dispatch::{Delivered, Sink, Summary, Undelivered};
 use super::job::JobReport;
+use super::joblog::Joblog;
 use super::plan::{Progress, ReportPlan};
 use crate::error_line;
 
@@ -25,7 +25,7 @@ pub(crate) struct Reporter {
     out_ok: bool,
     /// Why our stdout stopped working, if it did (the run is then stopped).
     out_error: Option<std::io::Error>,
-    joblog: Option<BufWriter<std::fs::File>>,
+    joblog: Option<Joblog>,
     /// Why the joblog could not be written (the run is then stopped, and ends with 125).
     joblog_error: Option<String>,
     progress: Option<indicatif::ProgressBar>,
@@ -42,8 +42,8 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
-    pub(crate) fn new(a: &ReportPlan) -> anyhow::Result<Reporter> {
-        let joblog = a.joblog.as_deref().map(open_joblog).transpose()?;
+    /// `joblog`: the run's joblog, already open (`joblog` decides how).
+    pub(crate) fn new(a: &ReportPlan, joblog: Option<Joblog>) -> Reporter {
         let tty = std::io::stderr().is_terminal();
         let show = match a.progress {
             Progress::Auto => tty,
@@ -75,7 +75,7 @@ impl Reporter {
             per_host: BTreeMap::new(),
         };
         r.set_total(a.total);
-        Ok(r)
+        r
     }
 
     fn set_total(&mut self, total: Option<u64>) {
@@ -139,7 +139,7 @@ impl Reporter {
             pb.set_message(format!("{} failed", self.failed));
         }
         if self.keep_order {
-            self.pending.insert(r.job.seq, r);
+            self.pending.insert(r.job.nth, r);
             while let Some(r) = self.pending.remove(&self.next_seq) {
                 self.next_seq += 1;
                 self.emit(&r);
@@ -171,6 +171,7 @@ impl Reporter {
         {
             self.out_failed(e);
         }
+        self.joblog_do(Joblog::tick);
         self.last_flush = Instant::now();
     }
 
@@ -221,13 +222,14 @@ impl Reporter {
     }
 
     fn log(&mut self, r: &JobReport) {
+        self.joblog_do(|j| j.row(r));
+    }
+
+    /// One joblog step; its first error stops the run (and ends it with 125).
+    fn joblog_do(&mut self, step: impl FnOnce(&mut Joblog) -> Result<(), String>) {
         let Some(j) = &mut self.joblog else { return };
-        // Each row is flushed: a write error shows at the row that failed, not at the end.
-        if let Err(e) = write_row(j, r).and_then(|()| j.flush()) {
-            self.joblog_error = Some(format!(
-                "--joblog: cannot write job {}'s row: {e}",
-                r.job.seq
-            ));
+        if let Err(e) = step(j) {
+            self.joblog_error = Some(e);
             self.joblog = None;
         }
     }
@@ -240,6 +242,7 @@ impl Reporter {
             self.emit(r);
         }
         self.flush();
+        self.joblog_do(Joblog::close);
         if let Some(pb) = self.progress.take() {
             pb.finish_and_clear();
         }
@@ -372,49 +375,6 @@ impl<'a> Record<'a> {
             host: remote.then(|| r.host_name()),
         }
     }
-}
-
-/// Create the joblog with its header. Written through at once: a joblog that cannot be
-/// written fails the run before any job starts (a full disk, /dev/full).
-fn open_joblog(p: &std::path::Path) -> anyhow::Result<BufWriter<std::fs::File>> {
-    let f = std::fs::File::create(p).with_context(|| format!("--joblog {}", p.display()))?;
-    let mut w = BufWriter::new(f);
-    writeln!(
-        w,
-        "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand"
-    )
-    .and_then(|()| w.flush())
-    .with_context(|| format!("--joblog {}", p.display()))?;
-    Ok(w)
-}
-
-/// One joblog row: GNU parallel's columns and formats. Send is 0 (jobs get no stdin); Receive
-/// counts stdout bytes only.
-fn write_row(j: &mut impl Write, r: &JobReport) -> std::io::Result<()> {
-    let start = r
-        .started
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64();
-    let ended = r.outcome.ended();
-    write!(
-        j,
-        "{}\t{}\t{:.3}\t{:10.3}\t0\t{}\t{}\t{}\t",
-        r.job.seq,
-        r.host_name().replace(['\t', '\n'], " "),
-        start,
-        r.duration.as_secs_f64(),
-        r.output.len(),
-        ended.exit,
-        ended.signal,
-    )?;
-    let command: Vec<u8> = r
-        .command
-        .iter()
-        .map(|&b| if b == b'\t' || b == b'\n' { b' ' } else { b })
-        .collect();
-    j.write_all(&command)?;
-    j.write_all(b"\n")
 }
 
 /// An input as it is named in a message: long ones are cut (the joblog and `--json` keep it).

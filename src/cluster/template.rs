@@ -298,7 +298,6 @@ pub(crate) struct Template {
     /// No replacement string anywhere: the arguments are appended.
     append: bool,
     /// The template as given, which with `--shell` names the job's command set.
-    #[allow(dead_code)] // the resume key (next commits)
     text: String,
 }
 
@@ -327,6 +326,18 @@ impl Template {
         })
     }
 
+    /// `--retry-failed`: no template of its own. Each job's arguments are its argv, split
+    /// back from the joblog's Command; with `shell`, its one argument is the line for
+    /// `/bin/sh -c`. Either way the job's Command is written again exactly as it was read.
+    pub(crate) fn replay(shell: bool) -> Template {
+        Template {
+            words: Vec::new(),
+            shell,
+            append: true,
+            text: String::new(),
+        }
+    }
+
     /// Refuse `{n}` beyond the arguments every job will have, when that is known up front.
     pub(crate) fn check_arity(&self, arity: Option<usize>) -> Result<(), UsageError> {
         let Some(n) = arity else { return Ok(()) };
@@ -350,7 +361,6 @@ impl Template {
 
     /// The template as given and whether a shell runs it: with the arguments, what names a
     /// job's content.
-    #[allow(dead_code)] // the resume key (next commits)
     pub(crate) fn text(&self) -> (&str, bool) {
         (&self.text, self.shell)
     }
@@ -358,8 +368,11 @@ impl Template {
     /// The argv of a job in slot `slot`; `Err` says why it cannot be built (`{3}` of a line
     /// with two columns).
     pub(crate) fn argv(&self, job: &Job, slot: usize) -> Result<Vec<OsString>, String> {
+        let Some(first) = self.words.first() else {
+            return Ok(self.replayed(job));
+        };
         if self.shell {
-            let mut line = self.words[0].shell_line(job, slot)?;
+            let mut line = first.shell_line(job, slot)?;
             if self.append {
                 for a in &job.args {
                     line.push(b' ');
@@ -380,6 +393,19 @@ impl Template {
             out.extend(job.args.iter().map(|a| OsString::from_vec(a.clone())));
         }
         Ok(out)
+    }
+
+    /// A `--retry-failed` job's argv.
+    fn replayed(&self, job: &Job) -> Vec<OsString> {
+        let args = job.args.iter().map(|a| OsString::from_vec(a.clone()));
+        if self.shell {
+            ["/bin/sh".into(), "-c".into()]
+                .into_iter()
+                .chain(args)
+                .collect()
+        } else {
+            args.collect()
+        }
     }
 
     /// The joblog's `Command`: what a shell would read to run the same job — the argv quoted,
@@ -403,7 +429,9 @@ mod tests {
     fn job(args: &[&str]) -> Job {
         Job {
             seq: 7,
+            nth: 1,
             args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+            key: None,
         }
     }
 
@@ -522,5 +550,18 @@ mod tests {
             t.command_line(&t.argv(&job(&["a b"]), 1).unwrap()),
             b"echo 'a b'"
         );
+    }
+
+    #[test]
+    fn replayed_jobs_run_their_own_argv_and_keep_their_command() {
+        let t = Template::replay(false);
+        let argv = t.argv(&job(&["printf", "%s\n", "a b"]), 1).unwrap();
+        assert_eq!(argv, ["printf", "%s\n", "a b"]);
+        assert_eq!(t.command_line(&argv), b"printf '%s\n' 'a b'");
+        let t = Template::replay(true);
+        let line = "echo 'a b' >&2; exit 1";
+        let argv = t.argv(&job(&[line]), 1).unwrap();
+        assert_eq!(argv, ["/bin/sh", "-c", line]);
+        assert_eq!(t.command_line(&argv), line.as_bytes());
     }
 }
