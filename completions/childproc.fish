@@ -112,6 +112,8 @@ complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l exec -d 
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l serialization -d 'With --worker: the channel\'s wire format, as Node\'s `serialization` option (json, or advanced: inputs and results in the tagged JSON form of fork --serialization advanced)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s a -l arg-file -d 'An input source: one input per line of FILE (\'-\' is stdin); repeatable, before the sources named by INPUTS' -r -F
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l colsep -d 'Split each input at REGEX into columns: each column is one argument ({1}, {2}, ...)' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l tagstring -d 'Prefix every output line with STR (replacement strings such as {1} or {#} allowed) and a TAB; wins over --tag' -r
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l results -d 'Write each job\'s output into files instead of printing it: DIR/1/<arg 1>/2/<arg 2>/.../ holds stdout, stderr, seq (GNU parallel\'s layout; \'/\' in a value is written \\_, \'\\\' as \\\\), plus exitcode (the status as a shell\'s $? shows it: 128+N for signal N) and job.json (the job\'s --json record). With replacement strings DIR names the stdout file, with .err, .seq, .exitcode and .job.json beside it (ending in \'/\': a directory holding stdout, stderr, ...)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l retries -d 'Retry a failed job (non-zero exit, signal, crashed worker, timeout) up to N times' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l job-timeout -d 'Kill a job (its process group) that runs longer than DURATION (0 = no limit)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l halt -d 'On the first failure: never stop, stop now (kill running jobs) or soon (let them finish)' -r -f -a "never\t'Run every job regardless'
@@ -129,6 +131,9 @@ complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l shell -d
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s 0 -l null -d 'Inputs read from stdin or files end with a NUL byte, not a newline'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s k -l keep-order -d 'Print results in input order (default: completion order)'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l json -d 'One JSON object per job: seq, input, ok, output, error, worker, pid, attempts, durationMs'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l line-buffer -l lb -d 'Print each complete line of a job\'s stdout (stderr: to stderr) as soon as it arrives; lines of different jobs interleave, a line is never cut (one longer than 1 MiB goes out in 1 MiB pieces), an unfinished last line goes out at the job\'s end as it is. With -k the oldest job still to be printed writes live and the others\' lines are held until it is their turn (as GNU parallel does)'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -s u -l ungroup -d 'The jobs\' stdout and stderr are ours: output passes straight through as it is written (half lines of different jobs may mix; the joblog\'s Receive is 0; -k orders nothing). --tag and --tagstring do not apply (refused)'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l tag -d 'Prefix every output line (stdout and stderr) with the job\'s arguments joined by spaces, and a TAB'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l progress -d 'Draw a progress bar on stderr (default when stderr is a terminal)'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l no-progress -d 'Never draw a progress bar'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster" -l slurm -d 'Run slots as Slurm job steps (srun) of the current allocation; --workers defaults to its task count'
@@ -172,6 +177,7 @@ complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l k
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l kill-after -d 'Grace period before SIGKILL follows the kill signal (0 = never escalate)' -r
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l exec -d 'Serve --exec jobs sent as JSON requests'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l announce-starts -d 'With --exec: say when each job has started (its pid), so a job killed before it answers is still reported with its pid. Not under srun: its I/O forwarding delays a second small line per job by ~10 ms (measured: 12 ms per job instead of 1)'
+complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -l stream-output -d 'With --exec: send each job\'s output as it arrives (output notes), not in its reply (--line-buffer, --ungroup and --results on the primary)'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c childproc -n "__fish_childproc_using_subcommand cluster-remote" -s V -l version -d 'Print version'
 complete -c childproc -n "__fish_childproc_using_subcommand ipc-echo" -s h -l help -d 'Print help'

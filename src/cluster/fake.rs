@@ -133,7 +133,12 @@ impl Launcher for FakeLauncher {
         self.here
     }
 
-    fn attempt(&self, argv: &[OsString], _limits: &Limits) -> Result<Attempt, SpawnError> {
+    fn attempt(
+        &self,
+        argv: &[OsString],
+        _limits: &Limits,
+        _out: &mut super::output::JobOut,
+    ) -> Result<Attempt, SpawnError> {
         let n = self.started.fetch_add(1, Ordering::SeqCst);
         let code = match (self.script)(n, &argv[argv.len() - 1].to_string_lossy()) {
             Act::Exit(c) => c,
@@ -181,6 +186,7 @@ fn settings(mode: Mode, retries: u32, halt: Halt, remote: bool) -> Settings {
         stop_args: Vec::new(),
         exec_limits: Vec::new(),
         backoff: Duration::ZERO,
+        output: super::output::OutputPlan::default(),
     }
 }
 
@@ -207,6 +213,7 @@ fn run_slots(s: &Settings, n: u64, launchers: &[&dyn Launcher]) -> (Vec<JobRepor
         Box::new(rec.clone()),
     )
     .with_cancel(|| {});
+    let live = super::output::Live::new(false);
     std::thread::scope(|scope| {
         for (i, l) in launchers.iter().enumerate() {
             let slot = Slot {
@@ -215,7 +222,8 @@ fn run_slots(s: &Settings, n: u64, launchers: &[&dyn Launcher]) -> (Vec<JobRepor
                 jobs: &jobs,
                 launcher: *l,
             };
-            scope.spawn(move || super::run_slot(slot));
+            let live = &live;
+            scope.spawn(move || super::run_slot(slot, live));
         }
     });
     let mut reports = std::mem::take(&mut *rec.0.lock().unwrap());
@@ -243,7 +251,7 @@ fn every_job_is_answered_once_through_the_task_pipeline() {
     assert!(
         reports
             .iter()
-            .all(|r| r.outcome == JobOutcome::Answered && r.output == b"1")
+            .all(|r| r.outcome == JobOutcome::Answered && r.output.bytes() == b"1")
     );
     assert!(!collapsed);
 }
@@ -391,7 +399,7 @@ fn exec_jobs_are_retried_until_they_succeed() {
     assert_eq!(seqs(&reports), [1, 2]);
     assert!(reports.iter().all(|r| r.outcome.ok()));
     assert_eq!(reports[0].attempts, 3);
-    assert_eq!(reports[0].output, b"out 2\n");
+    assert_eq!(reports[0].output.bytes(), b"out 2\n");
     assert_eq!(reports[0].command, b"run 1");
     assert_eq!(reports[1].attempts, 1);
 }

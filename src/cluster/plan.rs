@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::inputs::InputSpec;
+use super::output::{Grouping, OutputPlan, Tag};
+use super::results::Results;
 use super::tasks::Task;
-use super::template::Template;
+use super::template::{Pattern, Template};
 use crate::cli::{ClusterArgs, Halt, TaskName};
 use crate::process::Limits;
 use crate::usage::UsageError;
@@ -45,6 +47,8 @@ pub(crate) struct Settings {
     pub exec_limits: Vec<String>,
     /// The first pause of a slot whose worker or connection failed (it doubles each time).
     pub backoff: Duration,
+    /// Where `--exec` jobs' output goes.
+    pub output: OutputPlan,
 }
 
 /// Where the slots run.
@@ -98,6 +102,8 @@ pub(crate) struct ReportPlan {
     pub json: bool,
     /// `--exec`: outputs are raw stdout, stderr is printed grouped.
     pub exec: bool,
+    /// `--exec`: the jobs' output comes through the reporter (grouped, no `--results`).
+    pub prints_output: bool,
     pub joblog: Option<PathBuf>,
     pub progress: Progress,
     /// Records name the host, and the summary counts per host.
@@ -163,10 +169,12 @@ impl Plan {
         if let Mode::Exec(t) = &mode {
             t.check_arity(inputs.arity())?;
         }
+        let output = output_plan(&a, inputs.arity())?;
         let report = ReportPlan {
             keep_order: a.keep_order,
             json: a.json,
             exec: matches!(mode, Mode::Exec(_)),
+            prints_output: output.printed_by_reporter(),
             joblog: a.joblog.clone(),
             progress: match (a.progress, a.no_progress) {
                 (_, true) => Progress::Never,
@@ -188,8 +196,9 @@ impl Plan {
             limits: a.kill.limits(a.job_timeout),
             remote,
             stop_args: stop_args(&a),
-            exec_limits: exec_limit_args(&a),
+            exec_limits: exec_limit_args(&a, output.streams()),
             backoff: Duration::from_millis(100),
+            output,
         };
         Ok(Plan {
             settings,
@@ -386,13 +395,84 @@ fn stop_args(a: &ClusterArgs) -> Vec<String> {
     ]
 }
 
-/// `cluster-remote --exec` options that carry the job limits to the far side.
-fn exec_limit_args(a: &ClusterArgs) -> Vec<String> {
+/// `cluster-remote --exec` options that carry the job limits to the far side, and whether
+/// the jobs' output is sent as it arrives.
+fn exec_limit_args(a: &ClusterArgs, stream_output: bool) -> Vec<String> {
     let mut v = stop_args(a);
     if let Some(t) = a.job_timeout {
         v.extend(["--job-timeout".to_string(), millis(t)]);
     }
+    if stream_output {
+        v.push("--stream-output".to_string());
+    }
     v
+}
+
+/// `--line-buffer`, `--ungroup`, `--tag`, `--tagstring` and `--results`, checked: they only
+/// mean something for `--exec`, some exclude each other, and every replacement string in
+/// them is known (and names an input source that is there, when that is known up front).
+fn output_plan(a: &ClusterArgs, arity: Option<usize>) -> Result<OutputPlan, UsageError> {
+    let given = [
+        (a.line_buffer, "--line-buffer"),
+        (a.ungroup, "--ungroup"),
+        (a.tag, "--tag"),
+        (a.tagstring.is_some(), "--tagstring"),
+        (a.results.is_some(), "--results"),
+    ];
+    let Some(first) = given.iter().find(|(on, _)| *on).map(|(_, name)| *name) else {
+        return Ok(OutputPlan::default());
+    };
+    if a.exec.is_none() {
+        return Err(UsageError(format!("{first} only applies to --exec")));
+    }
+    if a.json {
+        return Err(UsageError(format!(
+            "{first} cannot be combined with --json (a record holds the job's whole output; \
+             with --results each job's record is its job.json)"
+        )));
+    }
+    let tagging = if a.tagstring.is_some() {
+        "--tagstring"
+    } else {
+        "--tag"
+    };
+    if a.ungroup && (a.tag || a.tagstring.is_some()) {
+        return Err(UsageError(format!(
+            "{tagging} does not apply with --ungroup (output passes straight through, untouched)"
+        )));
+    }
+    let tag = match &a.tagstring {
+        Some(s) => Some(Tag::Text(tag_pattern(s, arity)?)),
+        None => a.tag.then_some(Tag::Args),
+    };
+    let results = a
+        .results
+        .as_deref()
+        .map(|d| Results::parse(d, arity))
+        .transpose()?;
+    let grouping = if a.line_buffer {
+        Grouping::Lines
+    } else if a.ungroup {
+        Grouping::Ungrouped
+    } else {
+        Grouping::Grouped
+    };
+    Ok(OutputPlan {
+        grouping,
+        tag,
+        results,
+    })
+}
+
+/// `--tagstring STR`: its replacement strings known, and buildable for jobs of `arity`
+/// arguments when that is known up front.
+fn tag_pattern(s: &str, arity: Option<usize>) -> Result<Pattern, UsageError> {
+    let err = |e: &dyn std::fmt::Display| UsageError(format!("--tagstring '{s}': {e}"));
+    let p = Pattern::parse(s).map_err(|e| err(&e))?;
+    if arity.is_some() {
+        super::results::literal_prefix(&p, arity).map_err(|e| err(&e))?;
+    }
+    Ok(p)
 }
 
 #[cfg(test)]

@@ -7,15 +7,16 @@
 //!   `--worker CMD`: the user's program with a real Node channel on fd 3), and reports the
 //!   worker's death with [`Note::Exit`]; or
 //! - serves `--exec` jobs: a [`JobRequest`] in, [`Note::Started`] when the job has started
-//!   (with `--announce-starts`), then one [`JobReply`] per job, the job run by the local
-//!   engine with the given limits.
+//!   (with `--announce-starts`), its output as [`Note::Output`]s as it arrives (with
+//!   `--stream-output`; otherwise it comes in the reply), then one [`JobReply`] per job, the
+//!   job run by the local engine with the given limits.
 //!
 //! Cleanup is tied to stdin: when it reaches EOF (the primary finished, was killed, or the ssh
 //! connection died — ssh without a terminal sends no SIGHUP) every process group it started is
 //! killed and it exits. SIGTERM/SIGINT/SIGHUP (a cancelled Slurm step) do the same.
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::{Read, StdoutLock, Write};
 use std::sync::mpsc;
 
 use serde::Serialize;
@@ -26,7 +27,8 @@ use super::worker::{IpcWorker, Reply, Worker};
 use crate::cli::RemoteArgs;
 use crate::exit::Exit;
 use crate::ipc;
-use crate::process::{self, Spec, Status, children_cpu, signals};
+use crate::output::Capture;
+use crate::process::{self, Sink, SinkResult, Spec, Status, Stream, children_cpu, signals};
 use crate::usage::UsageError;
 
 pub(crate) fn run(a: RemoteArgs) -> anyhow::Result<Exit> {
@@ -182,7 +184,7 @@ fn serve_exec(a: &RemoteArgs) -> anyhow::Result<Exit> {
             continue;
         }
         let reply = match JobRequest::parse(&line) {
-            Ok(argv) => run_job(argv, &limits, a.announce_starts.then_some(&mut out)),
+            Ok(argv) => run_job(argv, &limits, &mut out, a),
             Err(e) => JobReply::not_started(e, Exit::Failure),
         };
         if say(&mut out, &reply).is_err() {
@@ -199,17 +201,73 @@ fn serve_exec(a: &RemoteArgs) -> anyhow::Result<Exit> {
 fn run_job(
     argv: Vec<OsString>,
     limits: &process::Limits,
-    announce: Option<&mut std::io::StdoutLock>,
+    out: &mut StdoutLock<'static>,
+    a: &RemoteArgs,
 ) -> JobReply {
     let cpu_before = children_cpu();
-    let child = match start_here(&argv) {
+    let child = match start_here(&argv, [process::Output::Pipe, process::Output::Pipe]) {
         Ok(c) => c,
         Err(e) => return JobReply::not_started(e.to_string(), e.exit()),
     };
     // The pid now, so a job killed before it answers is still reported with it.
-    if let Some(out) = announce {
+    if a.announce_starts {
         let _ = say(out, &Note::Started { pid: child.pid });
     }
-    let a = finish_here(child, limits);
-    JobReply::ran(a, children_cpu().saturating_sub(cpu_before))
+    let attempt = if a.stream_output {
+        let mut s = Streamer {
+            out,
+            pending: [Vec::new(), Vec::new()],
+        };
+        let attempt = finish_here(child, limits, &mut s);
+        let _ = s.flush();
+        attempt
+    } else {
+        let mut cap = Capture::new(u64::MAX);
+        let mut attempt = finish_here(child, limits, &mut cap);
+        [attempt.stdout, attempt.stderr] = cap.bufs;
+        attempt
+    };
+    JobReply::ran(attempt, children_cpu().saturating_sub(cpu_before))
+}
+
+/// `--stream-output`: a job's output goes to the primary as it arrives, as output notes —
+/// what the engine read before it next waits, one note per stream (or sooner, every
+/// [`NOTE_AT`] bytes), so the primary can print lines before the job ends.
+struct Streamer<'a> {
+    out: &'a mut StdoutLock<'static>,
+    pending: [Vec<u8>; 2],
+}
+
+/// A stream's output is sent once this much has gathered, even before the engine waits.
+const NOTE_AT: usize = 64 * 1024;
+
+impl Streamer<'_> {
+    fn send(&mut self, stream: Stream) -> SinkResult {
+        let data = std::mem::take(&mut self.pending[stream as usize]);
+        if data.is_empty() {
+            return SinkResult::Continue;
+        }
+        match say(self.out, &Note::output(stream, data)) {
+            Ok(()) => SinkResult::Continue,
+            // The primary is gone: stop the job as a closed pipe would.
+            Err(_) => SinkResult::Closed,
+        }
+    }
+}
+
+impl Sink for Streamer<'_> {
+    fn data(&mut self, stream: Stream, bytes: &[u8]) -> SinkResult {
+        self.pending[stream as usize].extend_from_slice(bytes);
+        if self.pending[stream as usize].len() >= NOTE_AT {
+            return self.send(stream);
+        }
+        SinkResult::Continue
+    }
+
+    fn flush(&mut self) -> SinkResult {
+        match (self.send(Stream::Stdout), self.send(Stream::Stderr)) {
+            (SinkResult::Continue, SinkResult::Continue) => SinkResult::Continue,
+            _ => SinkResult::Closed,
+        }
+    }
 }
