@@ -604,6 +604,37 @@ mod tests {
     }
 
     #[test]
+    fn output_options() {
+        let p = plan(&["--exec", "x"]).unwrap();
+        assert_eq!(p.settings.output.grouping, Grouping::Grouped);
+        assert!(p.report.prints_output && !p.settings.output.streams());
+        let p = plan(&["--exec", "x", "--lb", "--tag", "--hosts", "h"]).unwrap();
+        assert_eq!(p.settings.output.grouping, Grouping::Lines);
+        assert!(matches!(p.settings.output.tag, Some(Tag::Args)));
+        assert!(!p.report.prints_output);
+        assert_eq!(p.settings.exec_limits.last().unwrap(), "--stream-output");
+        let p = plan(&[
+            "--exec",
+            "x",
+            "--tag",
+            "--tagstring",
+            "{2}",
+            ":::",
+            "a",
+            ":::",
+            "b",
+        ]);
+        assert!(matches!(p.unwrap().settings.output.tag, Some(Tag::Text(_))));
+        let p = plan(&["--exec", "x", "-u", "--results", "r/{1}"]).unwrap();
+        assert_eq!(p.settings.output.grouping, Grouping::Ungrouped);
+        assert!(matches!(p.settings.output.results, Some(Results::Named(_))));
+        assert!(usage(&["--task", "sum", "--results", "r"]).contains("only applies to --exec"));
+        assert!(usage(&["--exec", "x", "-u", "--tagstring", "t"]).contains("--tagstring does not"));
+        assert!(usage(&["--exec", "x", "--json", "--results", "r"]).contains("--json"));
+        assert!(usage(&["--exec", "x", "--tagstring", "{2}", ":::", "a"]).contains("1 argument"));
+    }
+
+    #[test]
     fn hosts_file() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("hosts");

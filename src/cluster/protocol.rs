@@ -399,6 +399,14 @@ mod tests {
         assert_eq!(Note::status(None, Some(15)), Status::Signaled(15));
         assert_eq!(Note::status(Some(3), None), Status::Exited(3));
         assert_eq!(Note::status(None, None), Status::Exited(-1));
+        let out = Note::output(Stream::Stderr, b"hi".to_vec());
+        let line = serde_json::to_vec(&out).unwrap();
+        assert_eq!(
+            line,
+            br#"{"cmd":"NODE_CHILDPROC_OUTPUT","stream":"stderr","data":"aGk="}"#
+        );
+        assert!(crate::ipc::is_internal(&line));
+        assert_eq!(serde_json::from_slice::<Note>(&line).unwrap(), out);
     }
 
     #[test]

@@ -208,6 +208,7 @@ impl Reporter {
         // Once stdout is gone the run is being stopped: the jobs it kills are not news.
         if let Some(e) = &error
             && self.out_error.is_none()
+            && !self.live.broken()
         {
             let line = format!("job {} ({}) failed: {e}", r.job.seq, shorten(&input));
             match &self.progress {
@@ -516,4 +517,65 @@ struct TextProgress {
     started: Instant,
     last: Instant,
     total: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::job::{Job, JobOutcome};
+    use crate::process::Status;
+
+    fn report(output: &[u8]) -> JobReport {
+        JobReport {
+            job: Job {
+                seq: 4,
+                args: vec![b"a \"output\":null b".to_vec()],
+            },
+            outcome: JobOutcome::Exited {
+                status: Status::Exited(0),
+                stop: None,
+            },
+            output: output.to_vec().into(),
+            stderr: Vec::new(),
+            slot: 2,
+            pid: Some(9),
+            attempts: 1,
+            started: std::time::SystemTime::now(),
+            duration: Duration::from_millis(3),
+            command: Vec::new(),
+            host: Some(":".into()),
+        }
+    }
+
+    /// Reads `data` `n` bytes at a time.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_streamed_record_is_the_record() {
+        let output = "é€😀 \"q\" \\ \n\t\u{1}x".as_bytes().to_vec();
+        let mut bad = output.clone();
+        bad.extend_from_slice(&[0xff, b'y', 0xe2, 0x82]);
+        for out in [output, bad, Vec::new()] {
+            let r = report(&out);
+            let input = String::from_utf8_lossy(&r.job.input()).into_owned();
+            let want = serde_json::to_vec(&Record::of(&r, &input, None, true, true)).unwrap();
+            for piece in [1, 2, 3, 5, 64 * 1024] {
+                let mut got = Vec::new();
+                write_exec_record(&r, true, &mut Trickle(&out, piece), &mut got).unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&want)
+                );
+            }
+        }
+    }
 }

@@ -4,7 +4,8 @@
 //! holds `seq` (the sequence number, no newline), `stdout` and `stderr`; in a value `/` is
 //! written `\_` and `\` as `\\`. When DIR has replacement strings, the name it renders to is
 //! the stdout file, with `.err` and `.seq` beside it, and a name ending in `/` is a directory
-//! holding `stdout`, `stderr` and `seq`. Ours besides GNU's: `exitcode` (`.exitcode`) and
+//! holding `stdout`, `stderr` and `seq`; the values are used as they are there (as GNU
+//! parallel: `/` in a value makes directories, the name is the user's). Ours besides GNU's: `exitcode` (`.exitcode`) and
 //! `job.json` (`.job.json`), see [`JobFiles::finish`].
 //!
 //! Where GNU parallel's names are unsafe we differ: it writes the values `.`, `..` and the
@@ -293,12 +294,19 @@ impl JobFiles {
         let fail = |p: &Path, e: io::Error| format!("--results: {}: {e}", p.display());
         let code = shell_status(&r.outcome).to_string();
         std::fs::write(&self.paths.exitcode, code).map_err(|e| fail(&self.paths.exitcode, e))?;
-        self.stdout
-            .rewind()
-            .map_err(|e| fail(&self.paths.stdout, e))?;
+        // The record's output is the stdout file's (read only when there is something in it).
+        let mut empty = io::empty();
+        let stdout: &mut dyn io::Read = if r.output.len() == 0 {
+            &mut empty
+        } else {
+            self.stdout
+                .rewind()
+                .map_err(|e| fail(&self.paths.stdout, e))?;
+            &mut self.stdout
+        };
         let json = File::create(&self.paths.json).map_err(|e| fail(&self.paths.json, e))?;
         let mut w = io::BufWriter::new(json);
-        super::report::write_exec_record(r, remote, &mut self.stdout, &mut w)
+        super::report::write_exec_record(r, remote, stdout, &mut w)
             .and_then(|()| w.write_all(b"\n"))
             .and_then(|()| w.flush())
             .map_err(|e| fail(&self.paths.json, e))
