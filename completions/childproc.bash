@@ -103,7 +103,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__cluster)
-            opts="-j -w -a -0 -k -h -V --jobs --workers --task --worker --exec --serialization --shell --arg-file --null --colsep --keep-order --json --retries --job-timeout --halt --delay --joblog --resume --resume-failed --retry-failed --progress --no-progress --hosts --hosts-file --ssh --remote-childproc --slurm --slurm-args --kill-signal --kill-after --help --version"
+            opts="-j -w -a -0 -k -u -h -V --jobs --workers --task --worker --exec --serialization --shell --arg-file --null --colsep --keep-order --json --lb --line-buffer --ungroup --tag --tagstring --results --retries --job-timeout --halt --delay --joblog --resume --resume-failed --retry-failed --progress --no-progress --hosts --hosts-file --ssh --remote-childproc --slurm --slurm-args --kill-signal --kill-after --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -150,6 +150,14 @@ _childproc() {
                     return 0
                     ;;
                 --colsep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tagstring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --results)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -209,7 +217,7 @@ _childproc() {
             return 0
             ;;
         childproc__subcmd__cluster__subcmd__remote)
-            opts="-h -V --task --worker --exec --serialization --announce-starts --job-timeout --kill-signal --kill-after --help --version"
+            opts="-h -V --task --worker --exec --serialization --announce-starts --stream-output --job-timeout --kill-signal --kill-after --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -381,6 +381,44 @@ pub struct ClusterArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Print each complete line of a job's stdout (stderr: to stderr) as soon as it
+    /// arrives; lines of different jobs interleave, a line is never cut (one longer than 1 MiB
+    /// goes out in 1 MiB pieces), an unfinished last line goes out at the job's end as it is.
+    /// With -k the oldest job still to be printed writes live and the others' lines are held
+    /// until it is their turn (as GNU parallel does)
+    #[arg(long, visible_alias = "lb", help_heading = "Output of --exec jobs")]
+    pub line_buffer: bool,
+
+    /// The jobs' stdout and stderr are ours: output passes straight through as it is
+    /// written (half lines of different jobs may mix; the joblog's Receive is 0; -k orders
+    /// nothing). --tag and --tagstring do not apply (refused)
+    #[arg(
+        short = 'u',
+        long,
+        conflicts_with = "line_buffer",
+        help_heading = "Output of --exec jobs"
+    )]
+    pub ungroup: bool,
+
+    /// Prefix every output line (stdout and stderr) with the job's arguments joined
+    /// by spaces, and a TAB
+    #[arg(long, help_heading = "Output of --exec jobs")]
+    pub tag: bool,
+
+    /// Prefix every output line with STR (replacement strings such as {1} or {#}
+    /// allowed) and a TAB; wins over --tag
+    #[arg(long, value_name = "STR", help_heading = "Output of --exec jobs")]
+    pub tagstring: Option<String>,
+
+    /// Write each job's output into files instead of printing it: DIR/1/<arg 1>/2/<arg
+    /// 2>/.../ holds stdout, stderr, seq (GNU parallel's layout; '/' in a value is written \_,
+    /// '\' as \\), plus exitcode (the status as a shell's $? shows it: 128+N for signal N)
+    /// and job.json (the job's --json record). With replacement strings DIR names the stdout
+    /// file, with .err, .seq, .exitcode and .job.json beside it (ending in '/': a directory
+    /// holding stdout, stderr, ...)
+    #[arg(long, value_name = "DIR", help_heading = "Output of --exec jobs")]
+    pub results: Option<String>,
+
     /// Retry a failed job (non-zero exit, signal, crashed worker, timeout) up to N times
     #[arg(long, value_name = "N", default_value = "0")]
     pub retries: u32,
@@ -636,6 +674,11 @@ pub struct RemoteArgs {
     /// second small line per job by ~10 ms (measured: 12 ms per job instead of 1).
     #[arg(long, requires = "exec")]
     pub announce_starts: bool,
+
+    /// With --exec: send each job's output as it arrives (output notes), not in its reply
+    /// (--line-buffer, --ungroup and --results on the primary)
+    #[arg(long, requires = "exec")]
+    pub stream_output: bool,
 
     /// Kill an --exec job that runs longer than DURATION
     #[arg(long, value_name = "DURATION", value_parser = values::parse_duration_positive)]

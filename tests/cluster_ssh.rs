@@ -679,3 +679,115 @@ fn gnu_input_sources_and_replacement_strings_work_over_hosts() {
     slots.dedup();
     assert!(slots.iter().all(|s| s == "1" || s == "2"), "{slots:?}");
 }
+
+/// Every file under `root` by relative path, with its contents.
+fn files_under(root: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                let content = std::fs::read(&p).unwrap();
+                out.insert(p.strip_prefix(root).unwrap().to_path_buf(), content);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn tag_results_and_line_buffer_work_over_hosts() {
+    let hosts = Hosts::up(2);
+    let dir = tempfile::tempdir().unwrap();
+    let template = "echo out {}; echo err {} >&2; printf 'half'";
+    let inputs = [":::", "a", "b/c", "d e", ":::", "1", "2"];
+    let run = |remote: bool, opts: &[&str]| {
+        let mut c = cp();
+        c.current_dir(dir.path());
+        if remote {
+            c.args(hosts.cluster("2/host1,2/host2"));
+        } else {
+            c.args(["cluster", "--no-progress"]);
+        }
+        let out = c
+            .args(opts)
+            .args(["--shell", "--exec", template])
+            .args(inputs)
+            .timeout(LONG)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        out
+    };
+    let jobs_stderr = |o: &std::process::Output| -> Vec<String> {
+        let mut l: Vec<String> = text(&o.stderr)
+            .split("childproc: ")
+            .next()
+            .unwrap_or("")
+            .lines()
+            .map(String::from)
+            .collect();
+        l.sort();
+        l
+    };
+
+    // --tag, grouped and line by line: exactly what a local run prints.
+    for opts in [
+        &["-k", "--tag"][..],
+        &["-k", "--tagstring", "<{2}>", "--lb"][..],
+    ] {
+        let (here, there) = (run(false, opts), run(true, opts));
+        assert_eq!(text(&there.stdout), text(&here.stdout), "{opts:?}");
+        assert!(text(&there.stdout).contains("\tout "), "{opts:?}");
+        assert_eq!(jobs_stderr(&there), jobs_stderr(&here), "{opts:?}");
+    }
+
+    // --results: the files are written on the primary, the same as a local run's; the
+    // records name the host.
+    run(false, &["--results", "here"]);
+    run(true, &["--results", "there"]);
+    let (here, there) = (
+        files_under(&dir.path().join("here")),
+        files_under(&dir.path().join("there")),
+    );
+    assert_eq!(here.len(), 6 * 5, "{:?}", here.keys());
+    assert_eq!(
+        here.keys().collect::<Vec<_>>(),
+        there.keys().collect::<Vec<_>>()
+    );
+    for (p, content) in &here {
+        if p.ends_with("job.json") {
+            let (mut a, mut b): (serde_json::Value, serde_json::Value) = (
+                serde_json::from_slice(content).unwrap(),
+                serde_json::from_slice(&there[p]).unwrap(),
+            );
+            let host = b["host"].as_str().unwrap().to_string();
+            assert!(host == "host1" || host == "host2", "{host}");
+            for k in ["pid", "durationMs", "worker", "host"] {
+                a[k] = serde_json::Value::Null;
+                b[k] = serde_json::Value::Null;
+            }
+            assert_eq!(a, b, "{}", p.display());
+        } else {
+            assert_eq!(text(&there[p]), text(content), "{}", p.display());
+        }
+    }
+
+    // --line-buffer: a remote job's lines arrive while it still runs (streamed output).
+    let go = dir.path().join("go");
+    let waits = format!(
+        "echo {{}} start; while [ ! -e {} ]; do sleep 0.01; done; echo {{}} end",
+        go.display()
+    );
+    let mut args = hosts.cluster("host1");
+    args.extend(["--lb", "--shell", "--exec", &waits, ":::", "a"].map(String::from));
+    let mut live = Live::childproc(&args);
+    live.wait_for_line("a start", LONG);
+    std::fs::write(&go, "").unwrap();
+    live.wait_for_line("a end", LONG);
+    let (st, _, err) = live.finish(LONG);
+    assert!(st.success(), "{}", text(&err));
+}

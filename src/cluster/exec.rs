@@ -8,32 +8,34 @@ use std::time::{Instant, SystemTime};
 use super::attempt::Attempt;
 use super::job::{Job, JobOutcome, JobReport, Stop, Timeout};
 use super::launch::Role;
+use super::output::{JobOut, Kept, Live};
 use super::protocol::{JobReply, JobRequest};
 use super::slot::Slot;
 use super::template::Template;
 use super::worker::{Lost, Reply, Worker};
-use crate::process::{Limits, Status};
+use crate::error_line;
+use crate::process::{Limits, Status, Stream};
 
 /// How one try ended, in the terms of its report.
 struct Tried {
     outcome: JobOutcome,
     pid: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+    kept: Kept,
 }
 
 impl Tried {
-    fn not_started(error: String, code: i32) -> Tried {
+    /// It could not be started; `out` holds what was set up for its output (`--results`
+    /// files still get the job's exit code and record).
+    fn not_started(error: String, code: i32, out: Option<JobOut>) -> Tried {
         Tried {
             outcome: JobOutcome::NotStarted { error, code },
             pid: None,
-            stdout: Vec::new(),
-            stderr: Vec::new(),
+            kept: out.map_or_else(Kept::nothing, JobOut::finish),
         }
     }
 
     /// A try that ran under the `--job-timeout` `limit`.
-    fn ran(a: Attempt, limit: Option<Timeout>) -> Tried {
+    fn ran(a: Attempt, mut out: JobOut, limit: Option<Timeout>) -> Tried {
         let stop = if a.timed_out {
             Some(Stop::TimedOut(limit.unwrap_or_default()))
         } else if a.cancelled {
@@ -41,14 +43,16 @@ impl Tried {
         } else {
             None
         };
+        // Output that came whole (a remote reply) takes the way streamed output takes.
+        let _ = out.whole(Stream::Stdout, a.stdout);
+        let _ = out.whole(Stream::Stderr, a.stderr);
         Tried {
             outcome: JobOutcome::Exited {
                 status: a.status,
                 stop,
             },
             pid: Some(a.pid).filter(|&p| p > 0),
-            stdout: a.stdout,
-            stderr: a.stderr,
+            kept: out.finish(),
         }
     }
 
@@ -76,6 +80,8 @@ enum RemoteEnd {
 pub(crate) struct ExecSlot<'a> {
     slot: Slot<'a>,
     template: &'a Template,
+    /// Where `--line-buffer` lines go.
+    live: &'a Live,
     /// The connection to the host's exec server (other machines only).
     server: Option<Box<dyn Worker>>,
     /// Connection failures in a row.
@@ -83,10 +89,11 @@ pub(crate) struct ExecSlot<'a> {
 }
 
 impl<'a> ExecSlot<'a> {
-    pub(crate) fn new(slot: Slot<'a>, template: &'a Template) -> ExecSlot<'a> {
+    pub(crate) fn new(slot: Slot<'a>, template: &'a Template, live: &'a Live) -> ExecSlot<'a> {
         ExecSlot {
             slot,
             template,
+            live,
             server: None,
             tries: 0,
         }
@@ -134,7 +141,7 @@ impl<'a> ExecSlot<'a> {
             attempts += 1;
             // Computed as each try starts: a percentage of the median changes as jobs end.
             let limit = self.slot.jobs.job_timeout();
-            let (t, host) = match self.try_once(&argv, limit) {
+            let (t, host) = match self.try_once(&job, &argv, limit) {
                 (Ok(t), host) => (t, host),
                 (Err(lost), _) => return Err((job, lost)),
             };
@@ -144,11 +151,11 @@ impl<'a> ExecSlot<'a> {
             {
                 continue;
             }
-            return Ok(JobReport {
+            let mut report = JobReport {
                 job,
                 outcome: t.outcome,
-                output: t.stdout,
-                stderr: t.stderr,
+                output: t.kept.stdout,
+                stderr: t.kept.stderr,
                 slot: self.slot.n,
                 pid: t.pid,
                 attempts,
@@ -156,18 +163,37 @@ impl<'a> ExecSlot<'a> {
                 duration: began.elapsed(),
                 command,
                 host: Some(host),
-            });
+            };
+            if let Some(files) = t.kept.files {
+                self.save(&mut report, files);
+            }
+            return Ok(report);
+        }
+    }
+
+    /// `--results`: the job's exit code and record go into its files. A job whose files
+    /// cannot be written has failed.
+    fn save(&self, report: &mut JobReport, files: super::results::JobFiles) {
+        let Err(error) = files.finish(report, self.slot.settings.remote) else {
+            return;
+        };
+        match report.outcome {
+            JobOutcome::Exited { status, .. } => {
+                report.outcome = JobOutcome::Unsaved { status, error };
+            }
+            // Failed already; say why its files are incomplete too.
+            _ => error_line(&format!("job {}: {error}", report.job.seq)),
         }
     }
 
     /// A job whose command cannot be built (`{3}` of a line with two columns): failed,
     /// never started.
     fn unbuildable(&self, job: Job, why: String, started: SystemTime) -> JobReport {
-        let t = Tried::not_started(format!("cannot build the command: {why}"), 125);
+        let t = Tried::not_started(format!("cannot build the command: {why}"), 125, None);
         JobReport {
             job,
             outcome: t.outcome,
-            output: Vec::new(),
+            output: Default::default(),
             stderr: Vec::new(),
             slot: self.slot.n,
             pid: None,
@@ -182,40 +208,55 @@ impl<'a> ExecSlot<'a> {
     /// One try under `limit`, here or on the slot's host; also where it ran.
     fn try_once(
         &mut self,
+        job: &Job,
         argv: &[OsString],
         limit: Option<Timeout>,
     ) -> (Result<Tried, Lost>, Arc<str>) {
         let launcher = self.slot.launcher;
-        let tried = if launcher.runs_here() {
-            let limits = Limits {
-                timeout: limit.map(|t| t.after),
-                ..self.slot.settings.limits
-            };
-            launcher
-                .attempt(argv, &limits)
-                .map_err(|e| RemoteEnd::Spawn(e.to_string(), i32::from(e.exit().code())))
-        } else {
-            self.attempt_remote(argv, limit)
+        let tried = match self
+            .slot
+            .settings
+            .output
+            .for_job(job, self.slot.n, self.live)
+        {
+            Err(why) => Ok(Tried::not_started(why, 125, None)),
+            Ok(mut out) => {
+                let ended = if launcher.runs_here() {
+                    let limits = Limits {
+                        timeout: limit.map(|t| t.after),
+                        ..self.slot.settings.limits
+                    };
+                    launcher
+                        .attempt(argv, &limits, &mut out)
+                        .map_err(|e| RemoteEnd::Spawn(e.to_string(), i32::from(e.exit().code())))
+                } else {
+                    self.attempt_remote(argv, limit, &mut out)
+                };
+                match ended {
+                    Ok(a) => Ok(Tried::ran(a, out, limit)),
+                    Err(RemoteEnd::Spawn(msg, code)) => {
+                        Ok(Tried::not_started(msg, code, Some(out)))
+                    }
+                    Err(RemoteEnd::Lost(lost)) => Err(lost),
+                }
+            }
         };
         let host = if launcher.runs_here() {
             Arc::clone(&launcher.state().label)
         } else {
             launcher.host_of(self.server.as_ref().and_then(|w| w.remote_host()))
         };
-        let tried = match tried {
-            Ok(a) => Ok(Tried::ran(a, limit)),
-            Err(RemoteEnd::Spawn(msg, code)) => Ok(Tried::not_started(msg, code)),
-            Err(RemoteEnd::Lost(lost)) => Err(lost),
-        };
         (tried, host)
     }
 
-    /// One try through the host's exec server, connecting first if needed. A fixed limit
-    /// went with the connection's arguments; one taken of the median goes with the job.
+    /// One try through the host's exec server, connecting first if needed; output that
+    /// comes as it arrives goes to `out`. A fixed limit went with the connection's
+    /// arguments; one taken of the median goes with the job.
     fn attempt_remote(
         &mut self,
         argv: &[OsString],
         limit: Option<Timeout>,
+        out: &mut JobOut,
     ) -> Result<Attempt, RemoteEnd> {
         if self.server.is_none() {
             let role = Role::Exec(&self.slot.settings.exec_limits);
@@ -231,9 +272,9 @@ impl<'a> ExecSlot<'a> {
         };
         let per_job = limit.filter(|t| t.of_median.is_some()).map(|t| t.after);
         let reply = if w.send(&JobRequest::line(argv, per_job)) {
-            w.wait(None)
+            w.wait_output(None, out)
         } else {
-            w.wait(Some(std::time::Duration::from_secs(2)))
+            w.wait_output(Some(std::time::Duration::from_secs(2)), out)
         };
         self.remote_reply(reply)
     }

@@ -138,7 +138,12 @@ impl Launcher for FakeLauncher {
         self.here
     }
 
-    fn attempt(&self, argv: &[OsString], limits: &Limits) -> Result<Attempt, SpawnError> {
+    fn attempt(
+        &self,
+        argv: &[OsString],
+        limits: &Limits,
+        _out: &mut super::output::JobOut,
+    ) -> Result<Attempt, SpawnError> {
         self.tries
             .lock()
             .unwrap()
@@ -193,6 +198,7 @@ fn settings(mode: Mode, retries: u32, halt: HaltPolicy, remote: bool) -> Setting
         stop_args: Vec::new(),
         exec_limits: Vec::new(),
         backoff: Duration::ZERO,
+        output: super::output::OutputPlan::default(),
     }
 }
 
@@ -241,6 +247,7 @@ fn run_slots_with(s: &Settings, n: u64, launchers: &[&dyn Launcher], cancel: fn(
         Box::new(rec.clone()),
     )
     .with_cancel(cancel);
+    let live = super::output::Live::new(false);
     std::thread::scope(|scope| {
         for (i, l) in launchers.iter().enumerate() {
             let slot = Slot {
@@ -249,7 +256,8 @@ fn run_slots_with(s: &Settings, n: u64, launchers: &[&dyn Launcher], cancel: fn(
                 jobs: &jobs,
                 launcher: *l,
             };
-            scope.spawn(move || super::run_slot(slot));
+            let live = &live;
+            scope.spawn(move || super::run_slot(slot, live));
         }
     });
     let mut reports = std::mem::take(&mut *rec.0.lock().unwrap());
@@ -281,7 +289,7 @@ fn every_job_is_answered_once_through_the_task_pipeline() {
     assert!(
         reports
             .iter()
-            .all(|r| r.outcome == JobOutcome::Answered && r.output == b"1")
+            .all(|r| r.outcome == JobOutcome::Answered && r.output.bytes() == b"1")
     );
     assert!(!collapsed);
 }
@@ -441,7 +449,7 @@ fn exec_jobs_are_retried_until_they_succeed() {
     assert_eq!(seqs(&reports), [1, 2]);
     assert!(reports.iter().all(|r| r.outcome.ok()));
     assert_eq!(reports[0].attempts, 3);
-    assert_eq!(reports[0].output, b"out 2\n");
+    assert_eq!(reports[0].output.bytes(), b"out 2\n");
     assert_eq!(reports[0].command, b"run 1");
     assert_eq!(reports[1].attempts, 1);
 }

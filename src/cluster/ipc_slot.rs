@@ -448,7 +448,7 @@ impl<'a> IpcSlot<'a> {
         self.slot.jobs.complete(JobReport {
             job: e.job,
             outcome,
-            output,
+            output: output.into(),
             stderr: Vec::new(),
             slot: self.slot.n,
             pid,

@@ -104,6 +104,8 @@ pub(crate) enum JobOutcome {
     Exited { status: Status, stop: Option<Stop> },
     /// An `--exec` job could not be started: the message and its exit code.
     NotStarted { error: String, code: i32 },
+    /// An `--exec` job ended with `status`, but its `--results` files could not be written.
+    Unsaved { status: Status, error: String },
     /// Never run anywhere: why.
     NotRun(String),
 }
@@ -126,7 +128,9 @@ impl JobOutcome {
         }
         Some(match self {
             JobOutcome::TaskFailed(e) | JobOutcome::NotRun(e) => e.clone(),
-            JobOutcome::NotStarted { error, .. } => error.clone(),
+            JobOutcome::NotStarted { error, .. } | JobOutcome::Unsaved { error, .. } => {
+                error.clone()
+            }
             JobOutcome::WorkerDied { pid, status } => {
                 format!("worker {pid} {} while running the job", describe(*status))
             }
@@ -151,6 +155,7 @@ impl JobOutcome {
             },
             JobOutcome::WorkerStopped { signal, .. } => Ended::stopped(*signal),
             JobOutcome::Exited { status, stop } => Ended::of(*status, stop.is_some()),
+            JobOutcome::Unsaved { status, .. } => Ended::of(*status, false),
             JobOutcome::NotStarted { code, .. } => Ended {
                 exit: *code,
                 signal: 0,
@@ -201,13 +206,47 @@ impl Ended {
     }
 }
 
+/// What a job wrote on its stdout, as the reporter gets it: the bytes it is to print or
+/// record, and how many the job wrote. The two differ when the output went elsewhere as it
+/// came (`--line-buffer`, `--ungroup`, `--results`) or was tagged on the way.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Output {
+    kept: Vec<u8>,
+    written: u64,
+}
+
+impl Output {
+    /// `kept`, and `written` bytes written by the job.
+    pub(crate) fn new(kept: Vec<u8>, written: u64) -> Output {
+        Output { kept, written }
+    }
+
+    /// The bytes to print or record.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.kept
+    }
+
+    /// How many bytes the job wrote on its stdout (the joblog's Receive), kept here or not.
+    pub(crate) fn len(&self) -> usize {
+        usize::try_from(self.written).unwrap_or(usize::MAX)
+    }
+}
+
+impl From<Vec<u8>> for Output {
+    /// Output kept whole, as written.
+    fn from(kept: Vec<u8>) -> Output {
+        let written = kept.len() as u64;
+        Output { kept, written }
+    }
+}
+
 /// One finished job, as it is reported (exactly once).
 #[derive(Debug)]
 pub(crate) struct JobReport {
     pub job: Job,
     pub outcome: JobOutcome,
-    /// Compact JSON (`--task`, `--worker`) or the job's stdout bytes (`--exec`).
-    pub output: Vec<u8>,
+    /// Compact JSON (`--task`, `--worker`) or the job's stdout (`--exec`).
+    pub output: Output,
     /// `--exec`: the job's stderr, printed grouped.
     pub stderr: Vec<u8>,
     /// The slot that reported it (1-based).
@@ -230,7 +269,7 @@ impl JobReport {
         JobReport {
             job,
             outcome: JobOutcome::NotRun(why.into()),
-            output: Vec::new(),
+            output: Output::default(),
             stderr: Vec::new(),
             slot,
             pid: None,

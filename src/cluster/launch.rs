@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::attempt::{Attempt, attempt_here};
+use super::attempt::{Attempt, finish_here, start_here};
+use super::output::JobOut;
 use super::tasks::Task;
 use super::worker::{IpcWorker, Worker};
 use crate::error_line;
@@ -81,9 +82,15 @@ pub(crate) trait Launcher: Send + Sync {
         false
     }
 
-    /// Run one `--exec` job right here (only where [`Launcher::runs_here`]).
-    fn attempt(&self, argv: &[OsString], limits: &Limits) -> Result<Attempt, SpawnError> {
-        let _ = (argv, limits);
+    /// Run one `--exec` job right here (only where [`Launcher::runs_here`]), its output
+    /// going to `out`.
+    fn attempt(
+        &self,
+        argv: &[OsString],
+        limits: &Limits,
+        out: &mut JobOut,
+    ) -> Result<Attempt, SpawnError> {
+        let _ = (argv, limits, out);
         Err(SpawnError::Io {
             what: "--exec jobs run through the host's exec server".into(),
             source: std::io::Error::other("not on this machine"),
@@ -155,8 +162,18 @@ impl Launcher for Local {
         true
     }
 
-    fn attempt(&self, argv: &[OsString], limits: &Limits) -> Result<Attempt, SpawnError> {
-        attempt_here(argv, limits)
+    fn attempt(
+        &self,
+        argv: &[OsString],
+        limits: &Limits,
+        out: &mut JobOut,
+    ) -> Result<Attempt, SpawnError> {
+        let stdio = out.stdio().map_err(|e| SpawnError::Io {
+            what: "cannot hand the job its --results files".into(),
+            source: e,
+        })?;
+        let child = start_here(argv, stdio)?;
+        Ok(finish_here(child, limits, out))
     }
 }
 

@@ -27,6 +27,7 @@ mod job;
 mod joblog;
 mod key;
 mod launch;
+mod output;
 mod plan;
 mod pool;
 mod protocol;
@@ -34,6 +35,7 @@ mod queue;
 mod quote;
 pub(crate) mod remote;
 mod report;
+mod results;
 pub(crate) mod role;
 mod slot;
 mod tasks;
@@ -64,6 +66,8 @@ use slot::Slot;
 struct Run {
     settings: Settings,
     jobs: Dispatcher,
+    /// Where `--line-buffer` jobs write their lines.
+    live: Arc<output::Live>,
 }
 
 pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
@@ -73,8 +77,12 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
     }
     let skipped = Arc::new(AtomicU64::new(0));
     let (inputs, joblog) = open_jobs(&mut plan, &skipped)?;
+    if let Some(r) = &plan.settings.output.results {
+        r.prepare()?;
+    }
     let resuming = plan.joblog.as_ref().map(|j| j.resume);
-    let reporter = Reporter::new(&plan.report, joblog);
+    let live = Arc::new(output::Live::new(plan.report.keep_order));
+    let reporter = Reporter::new(&plan.report, joblog, Arc::clone(&live));
     let pool = Pool::start(&plan.pool);
     let settings = plan.settings;
     let jobs = Dispatcher::new(
@@ -84,7 +92,11 @@ pub fn run(a: ClusterArgs) -> anyhow::Result<Exit> {
         plan.report.total,
         Box::new(reporter),
     );
-    let run = Arc::new(Run { settings, jobs });
+    let run = Arc::new(Run {
+        settings,
+        jobs,
+        live,
+    });
     let started = Instant::now();
     let done = start_slots(&run, &pool)?;
     let interrupted = watch(&run.jobs, &done, pool.workers(), plan.stop_grace);
@@ -143,7 +155,7 @@ fn start_slots(run: &Arc<Run>, pool: &Pool) -> anyhow::Result<Receiver<()>> {
                     jobs: &run.jobs,
                     launcher: &*launcher,
                 };
-                run_slot(slot);
+                run_slot(slot, &run.live);
                 let _ = done.send(());
             })?;
     }
@@ -153,11 +165,11 @@ fn start_slots(run: &Arc<Run>, pool: &Pool) -> anyhow::Result<Receiver<()>> {
 /// Run a slot's jobs until there are none left (or the run stops), in the run's mode. The
 /// thread lives until the end of the run: `PR_SET_PDEATHSIG` is tied to the thread that
 /// spawned a child.
-fn run_slot(slot: Slot) {
+fn run_slot(slot: Slot, live: &output::Live) {
     // Register this thread's signal waker before any child exists.
     let _ = signals::Waker::for_thread();
     match &slot.settings.mode {
-        Mode::Exec(template) => ExecSlot::new(slot, template).run(),
+        Mode::Exec(template) => ExecSlot::new(slot, template, live).run(),
         Mode::Task(task) => IpcSlot::task(slot, *task).run(),
         Mode::Worker {
             argv,

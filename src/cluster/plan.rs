@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use super::inputs::InputSpec;
 use super::key::{CommandSet, How};
+use super::output::{Grouping, OutputPlan, Tag};
+use super::results::Results;
 use super::tasks::Task;
-use super::template::Template;
+use super::template::{Pattern, Template};
 use crate::cli::{ClusterArgs, TaskName};
 use crate::process::Limits;
 use crate::usage::UsageError;
@@ -49,6 +51,8 @@ pub(crate) struct Settings {
     pub exec_limits: Vec<String>,
     /// The first pause of a slot whose worker or connection failed (it doubles each time).
     pub backoff: Duration,
+    /// Where `--exec` jobs' output goes.
+    pub output: OutputPlan,
 }
 
 /// Where the slots run.
@@ -102,6 +106,8 @@ pub(crate) struct ReportPlan {
     pub json: bool,
     /// `--exec`: outputs are raw stdout, stderr is printed grouped.
     pub exec: bool,
+    /// `--exec`: the jobs' output comes through the reporter (grouped, no `--results`).
+    pub prints_output: bool,
     pub progress: Progress,
     /// Records name the host, and the summary counts per host.
     pub remote: bool,
@@ -200,10 +206,12 @@ impl Plan {
         }
         let joblog = joblog_plan(&a, &mode);
         let resuming = joblog.as_ref().is_some_and(|j| j.resume != Resume::No);
+        let output = output_plan(&a, inputs.arity())?;
         let report = ReportPlan {
             keep_order: a.keep_order,
             json: a.json,
             exec: matches!(mode, Mode::Exec(_)),
+            prints_output: output.printed_by_reporter(),
             progress: match (a.progress, a.no_progress) {
                 (_, true) => Progress::Never,
                 (true, false) => Progress::Always,
@@ -226,8 +234,9 @@ impl Plan {
             limits: a.kill.limits(fixed_timeout(&a)),
             remote,
             stop_args: stop_args(&a),
-            exec_limits: exec_limit_args(&a),
+            exec_limits: exec_limit_args(&a, output.streams()),
             backoff: Duration::from_millis(100),
+            output,
         };
         Ok(Plan {
             settings,
@@ -524,14 +533,85 @@ fn fixed_timeout(a: &ClusterArgs) -> Option<Duration> {
     }
 }
 
-/// `cluster-remote --exec` options that carry the job limits to the far side. A timeout of a
-/// percentage of the median changes as jobs finish: it travels with each job instead.
-fn exec_limit_args(a: &ClusterArgs) -> Vec<String> {
+/// `cluster-remote --exec` options that carry the job limits to the far side (a timeout of a
+/// percentage of the median changes as jobs finish: it travels with each job instead), and
+/// whether the jobs' output is sent as it arrives.
+fn exec_limit_args(a: &ClusterArgs, stream_output: bool) -> Vec<String> {
     let mut v = stop_args(a);
     if let Some(t) = fixed_timeout(a) {
         v.extend(["--job-timeout".to_string(), millis(t)]);
     }
+    if stream_output {
+        v.push("--stream-output".to_string());
+    }
     v
+}
+
+/// `--line-buffer`, `--ungroup`, `--tag`, `--tagstring` and `--results`, checked: they only
+/// mean something for `--exec`, some exclude each other, and every replacement string in
+/// them is known (and names an input source that is there, when that is known up front).
+fn output_plan(a: &ClusterArgs, arity: Option<usize>) -> Result<OutputPlan, UsageError> {
+    let given = [
+        (a.line_buffer, "--line-buffer"),
+        (a.ungroup, "--ungroup"),
+        (a.tag, "--tag"),
+        (a.tagstring.is_some(), "--tagstring"),
+        (a.results.is_some(), "--results"),
+    ];
+    let Some(first) = given.iter().find(|(on, _)| *on).map(|(_, name)| *name) else {
+        return Ok(OutputPlan::default());
+    };
+    if a.exec.is_none() {
+        return Err(UsageError(format!("{first} only applies to --exec")));
+    }
+    if a.json {
+        return Err(UsageError(format!(
+            "{first} cannot be combined with --json (a record holds the job's whole output; \
+             with --results each job's record is its job.json)"
+        )));
+    }
+    let tagging = if a.tagstring.is_some() {
+        "--tagstring"
+    } else {
+        "--tag"
+    };
+    if a.ungroup && (a.tag || a.tagstring.is_some()) {
+        return Err(UsageError(format!(
+            "{tagging} does not apply with --ungroup (output passes straight through, untouched)"
+        )));
+    }
+    let tag = match &a.tagstring {
+        Some(s) => Some(Tag::Text(tag_pattern(s, arity)?)),
+        None => a.tag.then_some(Tag::Args),
+    };
+    let results = a
+        .results
+        .as_deref()
+        .map(|d| Results::parse(d, arity))
+        .transpose()?;
+    let grouping = if a.line_buffer {
+        Grouping::Lines
+    } else if a.ungroup {
+        Grouping::Ungrouped
+    } else {
+        Grouping::Grouped
+    };
+    Ok(OutputPlan {
+        grouping,
+        tag,
+        results,
+    })
+}
+
+/// `--tagstring STR`: its replacement strings known, and buildable for jobs of `arity`
+/// arguments when that is known up front.
+fn tag_pattern(s: &str, arity: Option<usize>) -> Result<Pattern, UsageError> {
+    let err = |e: &dyn std::fmt::Display| UsageError(format!("--tagstring '{s}': {e}"));
+    let p = Pattern::parse(s).map_err(|e| err(&e))?;
+    if arity.is_some() {
+        super::results::literal_prefix(&p, arity).map_err(|e| err(&e))?;
+    }
+    Ok(p)
 }
 
 #[cfg(test)]
@@ -734,6 +814,37 @@ mod tests {
             }
         );
         assert_eq!(p.pool.workers(), 7);
+    }
+
+    #[test]
+    fn output_options() {
+        let p = plan(&["--exec", "x"]).unwrap();
+        assert_eq!(p.settings.output.grouping, Grouping::Grouped);
+        assert!(p.report.prints_output && !p.settings.output.streams());
+        let p = plan(&["--exec", "x", "--lb", "--tag", "--hosts", "h"]).unwrap();
+        assert_eq!(p.settings.output.grouping, Grouping::Lines);
+        assert!(matches!(p.settings.output.tag, Some(Tag::Args)));
+        assert!(!p.report.prints_output);
+        assert_eq!(p.settings.exec_limits.last().unwrap(), "--stream-output");
+        let p = plan(&[
+            "--exec",
+            "x",
+            "--tag",
+            "--tagstring",
+            "{2}",
+            ":::",
+            "a",
+            ":::",
+            "b",
+        ]);
+        assert!(matches!(p.unwrap().settings.output.tag, Some(Tag::Text(_))));
+        let p = plan(&["--exec", "x", "-u", "--results", "r/{1}"]).unwrap();
+        assert_eq!(p.settings.output.grouping, Grouping::Ungrouped);
+        assert!(matches!(p.settings.output.results, Some(Results::Named(_))));
+        assert!(usage(&["--task", "sum", "--results", "r"]).contains("only applies to --exec"));
+        assert!(usage(&["--exec", "x", "-u", "--tagstring", "t"]).contains("--tagstring does not"));
+        assert!(usage(&["--exec", "x", "--json", "--results", "r"]).contains("--json"));
+        assert!(usage(&["--exec", "x", "--tagstring", "{2}", ":::", "a"]).contains("1 argument"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::attempt::Attempt;
 use super::tasks::Task;
 use crate::exit::Exit;
-use crate::process::Status;
+use crate::process::{Status, Stream};
 
 /// One job for a built-in task worker.
 #[derive(Debug, Serialize, Deserialize)]
@@ -79,6 +79,13 @@ pub(crate) enum Note {
     /// An `--exec` job has started (so a job killed before it answers still has its pid).
     #[serde(rename = "NODE_CHILDPROC_STARTED")]
     Started { pid: i32 },
+    /// Output of the `--exec` job running over there, as it arrived (`--stream-output`).
+    #[serde(rename = "NODE_CHILDPROC_OUTPUT")]
+    Output {
+        stream: StreamName,
+        #[serde(with = "base64_bytes")]
+        data: Vec<u8>,
+    },
     /// The worker ended, and the CPU time the remote side used.
     #[serde(rename = "NODE_CHILDPROC_EXIT")]
     Exit {
@@ -89,7 +96,33 @@ pub(crate) enum Note {
     },
 }
 
+/// Which of a job's streams an output note carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum StreamName {
+    Stdout,
+    Stderr,
+}
+
+impl From<StreamName> for Stream {
+    fn from(s: StreamName) -> Stream {
+        match s {
+            StreamName::Stdout => Stream::Stdout,
+            StreamName::Stderr => Stream::Stderr,
+        }
+    }
+}
+
 impl Note {
+    /// An output note.
+    pub(crate) fn output(stream: Stream, data: Vec<u8>) -> Note {
+        let stream = match stream {
+            Stream::Stdout => StreamName::Stdout,
+            Stream::Stderr => StreamName::Stderr,
+        };
+        Note::Output { stream, data }
+    }
+
     /// The exit note for a worker that ended with `status` (`None`: unknown).
     pub(crate) fn exit(status: Option<Status>, cpu: Duration) -> Note {
         let (code, signal) = match status {
@@ -405,6 +438,14 @@ mod tests {
         assert_eq!(Note::status(None, Some(15)), Status::Signaled(15));
         assert_eq!(Note::status(Some(3), None), Status::Exited(3));
         assert_eq!(Note::status(None, None), Status::Exited(-1));
+        let out = Note::output(Stream::Stderr, b"hi".to_vec());
+        let line = serde_json::to_vec(&out).unwrap();
+        assert_eq!(
+            line,
+            br#"{"cmd":"NODE_CHILDPROC_OUTPUT","stream":"stderr","data":"aGk="}"#
+        );
+        assert!(crate::ipc::is_internal(&line));
+        assert_eq!(serde_json::from_slice::<Note>(&line).unwrap(), out);
     }
 
     #[test]

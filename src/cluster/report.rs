@@ -2,7 +2,7 @@
 //! the progress bar and the closing summary line.
 
 use std::collections::BTreeMap;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal, Read, Write};
 use std::time::{Duration, Instant};
 
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::dispatch::{Delivered, Sink, Summary, Undelivered};
 use super::job::JobReport;
 use super::joblog::Joblog;
+use super::output::Live;
 use super::plan::{Progress, ReportPlan};
 use crate::error_line;
 
@@ -19,6 +20,10 @@ pub(crate) struct Reporter {
     keep_order: bool,
     json: bool,
     exec_mode: bool,
+    /// `--exec` output comes through here (grouped, no `--results`).
+    prints_output: bool,
+    /// The run's live writer: with `-k --line-buffer` it learns whose turn it is from here.
+    live: Arc<Live>,
     next_seq: u64,
     pending: BTreeMap<u64, JobReport>,
     out: BufWriter<std::io::Stdout>,
@@ -43,7 +48,7 @@ pub(crate) struct Reporter {
 
 impl Reporter {
     /// `joblog`: the run's joblog, already open (`joblog` decides how).
-    pub(crate) fn new(a: &ReportPlan, joblog: Option<Joblog>) -> Reporter {
+    pub(crate) fn new(a: &ReportPlan, joblog: Option<Joblog>, live: Arc<Live>) -> Reporter {
         let tty = std::io::stderr().is_terminal();
         let show = match a.progress {
             Progress::Auto => tty,
@@ -59,6 +64,8 @@ impl Reporter {
             keep_order: a.keep_order,
             json: a.json,
             exec_mode: a.exec,
+            prints_output: a.prints_output,
+            live,
             next_seq: 1,
             pending: BTreeMap::new(),
             out: BufWriter::with_capacity(64 * 1024, std::io::stdout()),
@@ -184,9 +191,15 @@ impl Reporter {
             let line = serde_json::to_vec(&rec).unwrap_or_default();
             self.write(&line, true);
         } else if self.exec_mode {
-            self.write(&r.output, false);
+            if self.prints_output {
+                self.write(r.output.bytes(), false);
+            }
         } else if error.is_none() {
-            self.write(&r.output, true);
+            self.write(r.output.bytes(), true);
+        }
+        if self.exec_mode {
+            // `-k --line-buffer`: the next job's turn to write live.
+            self.live.done(r.job.nth);
         }
         if self.exec_mode && !r.stderr.is_empty() {
             // Grouped: the job's stderr in one piece, right after its stdout.
@@ -196,6 +209,7 @@ impl Reporter {
         // Once stdout is gone the run is being stopped: the jobs it kills are not news.
         if let Some(e) = &error
             && self.out_error.is_none()
+            && !self.live.broken()
         {
             let line = format!("job {} ({}) failed: {e}", r.job.seq, shorten(&input));
             match &self.progress {
@@ -241,6 +255,7 @@ impl Reporter {
         for r in &rest {
             self.emit(r);
         }
+        self.live.finish();
         self.flush();
         self.joblog_do(Joblog::close);
         if let Some(pb) = self.progress.take() {
@@ -306,7 +321,7 @@ impl Sink for Reporter {
     }
 
     fn broken(&self) -> bool {
-        self.out_error.is_some() || self.joblog_error.is_some()
+        self.out_error.is_some() || self.joblog_error.is_some() || self.live.broken()
     }
 
     fn tick(&mut self) {
@@ -315,7 +330,8 @@ impl Sink for Reporter {
 
     fn finish(&mut self, end: &Summary) -> Delivered {
         self.summarise(end);
-        let undelivered = match (self.out_error.take(), self.joblog_error.take()) {
+        let out_error = self.out_error.take().or_else(|| self.live.take_error());
+        let undelivered = match (out_error, self.joblog_error.take()) {
             (Some(e), _) => Some(Undelivered::Stdout(e)),
             (None, Some(e)) => Some(Undelivered::Joblog(e)),
             (None, None) => None,
@@ -354,13 +370,14 @@ impl<'a> Record<'a> {
         exec: bool,
         remote: bool,
     ) -> Record<'a> {
-        let text = || serde_json::Value::String(String::from_utf8_lossy(&r.output).into_owned());
+        let text =
+            || serde_json::Value::String(String::from_utf8_lossy(r.output.bytes()).into_owned());
         let output = if exec {
             text()
         } else if error.is_some() {
             serde_json::Value::Null
         } else {
-            serde_json::from_slice(&r.output).unwrap_or_else(|_| text())
+            serde_json::from_slice(r.output.bytes()).unwrap_or_else(|_| text())
         };
         Record {
             seq: r.job.seq,
@@ -375,6 +392,73 @@ impl<'a> Record<'a> {
             host: remote.then(|| r.host_name()),
         }
     }
+}
+
+/// An `--exec` job's `--json` record (one line, no newline) with its output read from
+/// `stdout` a piece at a time (its `--results` file), so a large output is never held whole:
+/// the same bytes as the record of the job with that output kept.
+pub(crate) fn write_exec_record(
+    r: &JobReport,
+    remote: bool,
+    stdout: &mut dyn Read,
+    to: &mut dyn Write,
+) -> std::io::Result<()> {
+    const KEY: &[u8] = b"\"output\":null";
+    let input = r.job.input();
+    let input = String::from_utf8_lossy(&input);
+    let error = r.outcome.error();
+    let mut rec = Record::of(r, &input, error.as_deref(), true, remote);
+    rec.output = serde_json::Value::Null;
+    let line = serde_json::to_vec(&rec).map_err(std::io::Error::other)?;
+    // The key's quotes are escaped inside any string before it, so this is the key.
+    let at = memchr::memmem::find(&line, KEY).ok_or_else(|| std::io::Error::other("no output"))?;
+    to.write_all(&line[..at + KEY.len() - 4])?;
+    to.write_all(b"\"")?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut escaped = Vec::new();
+    let mut carry = 0;
+    loop {
+        let n = match stdout.read(&mut buf[carry..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let end = carry + n;
+        // A character cut at the end of this piece waits for the rest of it.
+        let whole = if n == 0 {
+            end
+        } else {
+            end - cut_char(&buf[..end])
+        };
+        escaped.clear();
+        crate::output::json_escape_into(&mut escaped, &buf[..whole]);
+        to.write_all(&escaped)?;
+        buf.copy_within(whole..end, 0);
+        carry = end - whole;
+        if n == 0 {
+            break;
+        }
+    }
+    to.write_all(b"\"")?;
+    to.write_all(&line[at + KEY.len()..])
+}
+
+/// How many bytes at the end of `b` begin a UTF-8 character that is not complete yet.
+fn cut_char(b: &[u8]) -> usize {
+    for back in 1..=b.len().min(3) {
+        let c = b[b.len() - back];
+        if c & 0xC0 == 0x80 {
+            continue;
+        }
+        let need = match c {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+        return if need > back { back } else { 0 };
+    }
+    0
 }
 
 /// An input as it is named in a message: long ones are cut (the joblog and `--json` keep it).
@@ -393,4 +477,67 @@ struct TextProgress {
     started: Instant,
     last: Instant,
     total: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::job::{Job, JobOutcome};
+    use crate::process::Status;
+
+    fn report(output: &[u8]) -> JobReport {
+        JobReport {
+            job: Job {
+                seq: 4,
+                nth: 4,
+                args: vec![b"a \"output\":null b".to_vec()],
+                key: None,
+            },
+            outcome: JobOutcome::Exited {
+                status: Status::Exited(0),
+                stop: None,
+            },
+            output: output.to_vec().into(),
+            stderr: Vec::new(),
+            slot: 2,
+            pid: Some(9),
+            attempts: 1,
+            started: std::time::SystemTime::now(),
+            duration: Duration::from_millis(3),
+            command: Vec::new(),
+            host: Some(":".into()),
+        }
+    }
+
+    /// Reads `data` `n` bytes at a time.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_streamed_record_is_the_record() {
+        let output = "é€😀 \"q\" \\ \n\t\u{1}x".as_bytes().to_vec();
+        let mut bad = output.clone();
+        bad.extend_from_slice(&[0xff, b'y', 0xe2, 0x82]);
+        for out in [output, bad, Vec::new()] {
+            let r = report(&out);
+            let input = String::from_utf8_lossy(&r.job.input()).into_owned();
+            let want = serde_json::to_vec(&Record::of(&r, &input, None, true, true)).unwrap();
+            for piece in [1, 2, 3, 5, 64 * 1024] {
+                let mut got = Vec::new();
+                write_exec_record(&r, true, &mut Trickle(&out, piece), &mut got).unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&want)
+                );
+            }
+        }
+    }
 }

@@ -26,6 +26,12 @@ pub(crate) trait Worker {
     fn send(&mut self, msg: &[u8]) -> bool;
     /// Wait for the next user message (or the worker's death, the timeout, a stop).
     fn wait(&mut self, timeout: Option<Duration>) -> Reply;
+    /// [`wait`](Worker::wait), with a remote `--exec` job's output that comes as it arrives
+    /// (its output notes) passed to `out` on the way.
+    fn wait_output(&mut self, timeout: Option<Duration>, out: &mut dyn process::Sink) -> Reply {
+        let _ = out;
+        self.wait(timeout)
+    }
     /// The worker's pid (0 for a remote one that has not said hello).
     fn pid(&self) -> i32;
     /// The signal that ended the worker when we stopped it (0: it exited by itself).
@@ -99,6 +105,8 @@ struct RemoteState {
     in_flight: bool,
     /// CPU time the remote side used (reported with the worker's exit).
     cpu: Duration,
+    /// `--exec` output that came in output notes, not yet passed on.
+    output: Vec<(process::Stream, Vec<u8>)>,
 }
 
 pub(crate) struct IpcWorker {
@@ -231,11 +239,24 @@ impl IpcWorker {
 
     /// Wait for the next user message from the worker (or its death, the timeout, a stop).
     pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Reply {
+        self.wait_passing(timeout, None)
+    }
+
+    /// [`wait`](Self::wait), passing output notes' bytes to `out` as they come (dropped
+    /// without one).
+    fn wait_passing(
+        &mut self,
+        timeout: Option<Duration>,
+        mut out: Option<&mut dyn process::Sink>,
+    ) -> Reply {
         // A remote worker's clock starts at its hello: connecting (a login, a step allocation)
         // is not the job's time.
         let mut deadline = None;
         loop {
-            if let Some(m) = self.next_message() {
+            let m = self.next_message();
+            // What came before the answer goes first.
+            self.pass_output(&mut out);
+            if let Some(m) = m {
                 return Reply::Message(m);
             }
             if deadline.is_none() && self.remote.as_ref().is_none_or(|r| r.hello) {
@@ -253,7 +274,22 @@ impl IpcWorker {
                 }
             };
             if let Some(reply) = self.wait_once(wait_ms) {
+                self.pass_output(&mut out);
                 return reply;
+            }
+        }
+    }
+
+    /// Output notes taken in so far, to `out`.
+    fn pass_output(&mut self, out: &mut Option<&mut dyn process::Sink>) {
+        let Some(r) = &mut self.remote else { return };
+        if r.output.is_empty() {
+            return;
+        }
+        for (stream, bytes) in std::mem::take(&mut r.output) {
+            if let Some(o) = out.as_deref_mut() {
+                // A closed stdout stops the run by itself (the reporter sees it).
+                let _ = o.data(stream, &bytes);
             }
         }
     }
@@ -482,6 +518,7 @@ impl RemoteState {
                 *pid = p;
             }
             Ok(Note::Started { pid: p }) => self.job_pid = Some(p),
+            Ok(Note::Output { stream, data }) => self.output.push((stream.into(), data)),
             Ok(Note::Exit {
                 code,
                 signal,
@@ -530,6 +567,10 @@ impl Worker for IpcWorker {
 
     fn wait(&mut self, timeout: Option<Duration>) -> Reply {
         IpcWorker::wait(self, timeout)
+    }
+
+    fn wait_output(&mut self, timeout: Option<Duration>, out: &mut dyn process::Sink) -> Reply {
+        self.wait_passing(timeout, Some(out))
     }
 
     fn pid(&self) -> i32 {
