@@ -774,3 +774,29 @@ fn gnu_parallel_reads_our_joblog() {
     assert_eq!(gretry.code(), Some(4), "{}", gretry.err());
     assert_eq!(ran(o), set(&["3", "6", "9", "12"]));
 }
+
+#[test]
+fn a_resumed_run_keeps_order_and_line_buffering_across_the_skipped_jobs() {
+    // -k --line-buffer takes turns by position among the jobs this run takes: the skipped
+    // sequence numbers must not leave a later job waiting for a turn that never comes, nor
+    // mix the order.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let job = "sh -c 'echo $0; sleep 0.$1; echo $0 done'";
+    let first = run(cluster(dir.path())
+        .arg("--joblog")
+        .arg(&log)
+        .args(["--exec", job, ":::", "a", "b", "c", ":::+", "1", "1", "1"]));
+    assert_eq!(first.code(), Some(0), "{}", first.err());
+    let again = run(cluster(dir.path())
+        .arg("--joblog")
+        .arg(&log)
+        .args(["--resume", "-k", "--lb", "-j", "2"])
+        .args(["--exec", job])
+        .args([
+            ":::", "a", "x", "b", "y", "c", "z", ":::+", "1", "3", "1", "1", "1", "2",
+        ]));
+    assert_eq!(again.code(), Some(0), "{}", again.err());
+    assert_eq!(again.out(), "x\nx done\ny\ny done\nz\nz done\n");
+    assert!(again.err().contains("3 jobs skipped"), "{}", again.err());
+}

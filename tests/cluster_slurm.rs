@@ -99,6 +99,7 @@ fn slurm_engine() {
     let slurm = Slurm::up();
     three_modes_inside_an_allocation(&slurm);
     gnu_inputs_inside_an_allocation(&slurm);
+    outputs_and_resume_inside_an_allocation(&slurm);
     outside_an_allocation_with_slurm_args(&slurm);
     step_failures_are_reported_like_local_ones(&slurm);
     ctrl_c_cancels_the_steps(&slurm);
@@ -177,6 +178,72 @@ fn gnu_inputs_inside_an_allocation(slurm: &Slurm) {
     assert_eq!(
         local.out(),
         "a  b|f.tar.gz|d.x/f.tar|1|c|f.tar.gz|d.x/f.tar|2|a  b|$(echo no)|$(echo no)|3|c|$(echo no)|$(echo no)|4|"
+    );
+}
+
+/// --tag, --line-buffer, --results and --resume with job steps: what a local run gives.
+fn outputs_and_resume_inside_an_allocation(slurm: &Slurm) {
+    let dir = slurm.dir.path().join("outputs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let job = "sh -c 'echo out $0; echo err $0 >&2' {}";
+    for opts in [
+        &["--tag", "-k"][..],
+        &["--lb", "--tagstring", "<{#}>", "-k"][..],
+    ] {
+        let local = run(cp_std()
+            .args(["cluster", "--no-progress"])
+            .args(opts)
+            .args(["--exec", job, ":::", "a", "b c"]));
+        assert_eq!(local.code(), Some(0), "{}", local.err());
+        let d = run(slurm
+            .in_allocation(2)
+            .arg("--slurm")
+            .args(opts)
+            .args(["--exec", job, ":::", "a", "b c"]));
+        assert_eq!(d.code(), Some(0), "{}", d.err());
+        assert_eq!(d.out(), local.out(), "{opts:?}");
+        assert!(d.err().contains("err a"), "{}", d.err());
+    }
+    let res = dir.join("res");
+    let d = run(slurm
+        .in_allocation(2)
+        .args(["--slurm", "--results"])
+        .arg(&res)
+        .args(["--exec", job, ":::", "a", "b/c"]));
+    assert_eq!(d.code(), Some(0), "{}", d.err());
+    assert_eq!(d.out(), "", "--results prints nothing");
+    let read = |p: &str| std::fs::read_to_string(res.join(p)).unwrap();
+    assert_eq!(read("1/a/stdout"), "out a\n");
+    assert_eq!(read("1/b\\_c/stderr"), "err b/c\n");
+    assert_eq!(read("1/a/exitcode").trim(), "0");
+    // A joblog written through steps resumes: only the new input runs.
+    let log = dir.join("joblog");
+    let marks = dir.join("marks");
+    let mark = format!("sh -c 'echo $0 >> {}' {{}}", marks.display());
+    for inputs in [&["x", "y"][..], &["y", "z", "x"][..]] {
+        let d = run(slurm
+            .in_allocation(2)
+            .args(["--slurm", "--joblog"])
+            .arg(&log)
+            .args(if inputs.len() == 3 {
+                &["--resume"][..]
+            } else {
+                &[][..]
+            })
+            .args(["--exec", &mark, ":::"])
+            .args(inputs));
+        assert_eq!(d.code(), Some(0), "{}", d.err());
+    }
+    let mut ran = std::fs::read_to_string(&marks)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    ran.sort();
+    assert_eq!(
+        ran,
+        ["x", "y", "z"],
+        "each job ran once across the two runs"
     );
 }
 
