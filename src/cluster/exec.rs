@@ -16,6 +16,9 @@ use super::worker::{Lost, Reply, Worker};
 use crate::error_line;
 use crate::process::{Limits, Status, Stream};
 
+/// The Exitval of a job childproc itself could not set up (its command, its output files).
+const OWN_FAILURE: i32 = crate::exit::Exit::FAILURE as i32;
+
 /// How one try ended, in the terms of its report.
 struct Tried {
     outcome: JobOutcome,
@@ -189,19 +192,14 @@ impl<'a> ExecSlot<'a> {
     /// A job whose command cannot be built (`{3}` of a line with two columns): failed,
     /// never started.
     fn unbuildable(&self, job: Job, why: String, started: SystemTime) -> JobReport {
-        let t = Tried::not_started(format!("cannot build the command: {why}"), 125, None);
+        let outcome = JobOutcome::NotStarted {
+            error: format!("cannot build the command: {why}"),
+            code: OWN_FAILURE,
+        };
         JobReport {
-            job,
-            outcome: t.outcome,
-            output: Default::default(),
-            stderr: Vec::new(),
-            slot: self.slot.n,
-            pid: None,
             attempts: 1,
             started,
-            duration: std::time::Duration::ZERO,
-            command: Vec::new(),
-            host: None,
+            ..JobReport::unstarted(job, self.slot.n, outcome)
         }
     }
 
@@ -219,7 +217,7 @@ impl<'a> ExecSlot<'a> {
             .output
             .for_job(job, self.slot.n, self.live)
         {
-            Err(why) => Ok(Tried::not_started(why, 125, None)),
+            Err(why) => Ok(Tried::not_started(why, OWN_FAILURE, None)),
             Ok(mut out) => {
                 let ended = if launcher.runs_here() {
                     let limits = Limits {

@@ -266,9 +266,14 @@ pub(crate) struct JobReport {
 impl JobReport {
     /// A job that was never run anywhere (all hosts down).
     pub(crate) fn not_run(job: Job, slot: usize, why: &str) -> JobReport {
+        JobReport::unstarted(job, slot, JobOutcome::NotRun(why.into()))
+    }
+
+    /// A job that ended without a process of its own: no output, no pid, no time taken.
+    pub(crate) fn unstarted(job: Job, slot: usize, outcome: JobOutcome) -> JobReport {
         JobReport {
             job,
-            outcome: JobOutcome::NotRun(why.into()),
+            outcome,
             output: Output::default(),
             stderr: Vec::new(),
             slot,

@@ -212,19 +212,12 @@ impl Plan {
             json: a.json,
             exec: matches!(mode, Mode::Exec(_)),
             prints_output: output.printed_by_reporter(),
-            progress: match (a.progress, a.no_progress) {
-                (_, true) => Progress::Never,
-                (true, false) => Progress::Always,
-                (false, false) => Progress::Auto,
-            },
+            progress: progress(&a),
             remote,
             // Skipped jobs are not known up front.
             total: inputs.total().filter(|_| !resuming),
         };
-        let mut stop_grace = a.kill.kill_after.saturating_add(Duration::from_secs(1));
-        if remote {
-            stop_grace = stop_grace.saturating_add(super::worker::REMOTE_STOP_GRACE);
-        }
+        let stop_grace = stop_grace(&a, remote);
         let settings = Settings {
             mode,
             halt: a.halt,
@@ -313,6 +306,26 @@ fn replay_notes(a: &ClusterArgs) -> Vec<String> {
         "--retry-failed runs the failed jobs' Commands from the joblog; not using {}",
         unused.join(", ")
     )]
+}
+
+/// `--progress` / `--no-progress`.
+fn progress(a: &ClusterArgs) -> Progress {
+    match (a.progress, a.no_progress) {
+        (_, true) => Progress::Never,
+        (true, false) => Progress::Always,
+        (false, false) => Progress::Auto,
+    }
+}
+
+/// How long an interrupted run waits for its slots: the kill grace period and a second,
+/// more when the slots are on other machines.
+fn stop_grace(a: &ClusterArgs, remote: bool) -> Duration {
+    let grace = a.kill.kill_after.saturating_add(Duration::from_secs(1));
+    if remote {
+        grace.saturating_add(super::worker::REMOTE_STOP_GRACE)
+    } else {
+        grace
+    }
 }
 
 impl From<TaskName> for Task {
